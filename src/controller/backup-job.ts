@@ -180,6 +180,11 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
       emit({ ...base, status: signal?.aborted ? "aborted" : "failed", messages: [why], disks: [] });
     }
   }
+  // The summary lists objects in plan order, whatever order they finished in.
+  const order = new Map<string, number>(
+    [...plan.vms.map((p) => p.vm.id), ...plan.sharedDisks.map((s) => s.id)].map((id, i) => [id, i]),
+  );
+  outcomes.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
   const finishedAt = clock.now();
   return {
     jobId: options.jobId,
