@@ -7,33 +7,29 @@
  * can never hold a slot the reader needs.
  */
 import { reconcileConsistency } from "../domain/consistency.js";
-import { isSnapvisorError, messageOf } from "../domain/errors.js";
-import type { BackupSnapshot, ChangedAreas, HypervisorSession, VmInfo } from "../domain/hypervisor.js";
-import {
-  noopLogger,
-  type Clock,
-  type ConsistencyRecord,
-  type DiskSource,
-  type Logger,
-} from "../domain/ports.js";
+import { messageOf } from "../domain/errors.js";
+import type { BackupSnapshot, HypervisorSession, VmInfo } from "../domain/hypervisor.js";
+import { noopLogger, type Clock, type ConsistencyRecord, type Logger } from "../domain/ports.js";
 import type {
   PointDiskInput,
   PointDiskReference,
   PointSummary,
   RepositoryWriter,
 } from "../domain/repository-port.js";
-import { bytesToRead, diskOutcome, readSpec } from "./disk-inputs.js";
-import { ControllerError } from "./errors.js";
-import { exitCodeOf, type DiskOutcome, type JobSummary, type ObjectOutcome } from "./job-summary.js";
-import { keysForVm, type LimitKey, type Limiter } from "./limits.js";
+import { bytesToRead } from "./disk-inputs.js";
 import {
-  SHARED_DISK_KEY,
-  sharedDiskId,
-  type BackupPlan,
-  type PlannedDisk,
-  type PlannedSharedDisk,
-  type PlannedVm,
-} from "./plan.js";
+  VmRun,
+  deferred,
+  errorCode,
+  outcomeOf,
+  type Deferred,
+  type Included,
+  type SharedResult,
+} from "./vm-run.js";
+import { ControllerError } from "./errors.js";
+import { exitCodeOf, type JobSummary, type ObjectOutcome } from "./job-summary.js";
+import { keysForVm, type LimitKey, type Limiter } from "./limits.js";
+import { SHARED_DISK_KEY, sharedDiskId, type BackupPlan, type PlannedSharedDisk } from "./plan.js";
 
 export type JobEvent =
   | { readonly type: "object-start"; readonly id: string; readonly name: string; readonly bytesTotal: number }
@@ -52,79 +48,6 @@ export interface BackupJobOptions {
   /** Aborts waiting and running VMs (SIGINT/SIGTERM); snapshots are still removed. */
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: JobEvent) => void;
-}
-
-type Included = Extract<PlannedVm, { status: "include" }>;
-
-interface SharedResult {
-  readonly point?: PointSummary;
-  /** Name of the VM the disk is read through. */
-  readonly reader: string;
-  readonly disks: readonly DiskOutcome[];
-  readonly error?: string;
-}
-
-interface Deferred {
-  readonly promise: Promise<PointSummary | undefined>;
-  resolve(value: PointSummary | undefined): void;
-}
-
-function deferred(): Deferred {
-  let resolve!: (value: PointSummary | undefined) => void;
-  const promise = new Promise<PointSummary | undefined>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-function errorCode(err: unknown, signal: AbortSignal | undefined): string {
-  if (signal?.aborted) return "JOB_ABORTED";
-  return isSnapvisorError(err) ? err.code : "VM_FAILED";
-}
-
-/** One VM's run; collects its outcome and those of the shared disks it reads. */
-class VmRun {
-  readonly messages: string[] = [];
-  readonly disks: DiskOutcome[] = [];
-  readonly opened: DiskSource[] = [];
-  leftovers: readonly string[] = [];
-  consistency: ConsistencyRecord | undefined;
-  point: PointSummary | undefined;
-  snapshotLeft = false;
-
-  constructor(
-    readonly job: BackupJobOptions,
-    readonly planned: Included,
-    readonly session: HypervisorSession,
-    readonly log: Logger,
-  ) {}
-
-  get vm(): VmInfo {
-    return this.planned.vm;
-  }
-
-  /** Reads one disk's spec from the adapter and opens it for the repository. */
-  async disk(snapshot: BackupSnapshot, planned: PlannedDisk, storeKey: string): Promise<PointDiskInput> {
-    const signal = this.job.signal;
-    const snapDisk = snapshot.disks.find((d) => d.key === planned.key);
-    if (!snapDisk) {
-      throw new ControllerError(
-        "VM_FAILED",
-        `Disk ${planned.key} of VM "${this.vm.name}" is missing from snapshot "${snapshot.name}"`,
-      );
-    }
-    let areas: ChangedAreas | { error: unknown };
-    try {
-      areas = await this.session.changedAreas(this.vm, snapshot, snapDisk, planned.previous, signal);
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      areas = { error };
-    }
-    const spec = readSpec(planned, snapDisk, areas);
-    if (spec.fullReason !== "") this.log.info({ disk: planned.key, reason: spec.fullReason }, "full read");
-    const source = await this.session.openDisk(this.vm, snapshot, planned.key, signal);
-    this.opened.push(source);
-    this.disks.push(diskOutcome(storeKey, snapDisk.capacity, spec));
-    return { key: storeKey, capacity: snapDisk.capacity, source, changeId: snapDisk.changeId, ...spec };
-  }
 }
 
 export async function runBackupJob(options: BackupJobOptions): Promise<JobSummary> {
@@ -205,7 +128,7 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
       emit(outcomeOf(p, undefined, "failed", [message], "VM_FAILED"));
       return;
     }
-    const run = new VmRun(options, p, session, log);
+    const run = new VmRun(signal, p, session, log);
     try {
       // Wait (holding nothing) for shared disks another VM reads, so this point can reference them.
       await Promise.all(
@@ -343,26 +266,4 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
       },
     });
   }
-}
-
-function outcomeOf(
-  p: Included,
-  run: VmRun | undefined,
-  status: ObjectOutcome["status"],
-  extra: readonly string[],
-  errorCode: string | undefined,
-): ObjectOutcome {
-  return {
-    kind: "vm",
-    id: p.vm.id,
-    name: p.vm.name,
-    group: p.group.name,
-    status,
-    messages: [...(run?.messages ?? []), ...extra],
-    disks: run?.disks.filter((d) => d.key !== SHARED_DISK_KEY) ?? [],
-    leftoversRemoved: run?.leftovers ?? [],
-    ...(run?.consistency ? { consistency: run.consistency } : {}),
-    ...(run?.point ? { point: run.point } : {}),
-    ...(errorCode !== undefined ? { errorCode } : {}),
-  };
 }
