@@ -75,7 +75,7 @@ describe("ProgressState and renderFrame()", () => {
     const narrow = renderFrame(state, 5_000, 40);
     assert.deepEqual(narrow, [
       "db-1     10%  30.0 MiB/300 MiB  10.0 Mi",
-      "overall  32%  130 MiB/400 MiB  26.0 Mi",
+      "overall  32%  130 MiB/400 MiB  26.0 MiB",
     ]);
   });
 });
