@@ -12,7 +12,7 @@ async function keysOf(storage: Storage, prefix: string): Promise<string[]> {
 /** The behaviour every Storage must have; run by each implementation's test file. */
 export function storageContract(
   name: string,
-  make: () => Promise<{ storage: Storage; cleanup(): Promise<void> }>,
+  make: () => Promise<{ storage: Storage; cleanup: () => Promise<void> }>,
 ): void {
   describe(`${name} satisfies the storage contract`, () => {
     const withStorage = (fn: (s: Storage) => Promise<void>) => async () => {
