@@ -72,7 +72,7 @@ export async function writePoint(repo: Repository, options: WritePointOptions): 
   const ref: PointRef = { machineId, pointId: newPointId(started, randomBytes(4).toString("hex")) };
 
   const disks: ManifestDisk[] = [];
-  const indexes: { key: string; blob: Buffer }[] = [];
+  const indexes: { key: string; blob: Buffer[] }[] = [];
   for (const input of options.disks) {
     const { disk, index } = await writeDisk(repo, input, parent, options);
     const sealed = await repo.sealIndex(ref, input.key, index);
