@@ -31,7 +31,7 @@ export async function openVhdxSource(
         { path, maxDepth },
       );
     }
-    const parent = await openParent(layout, options, depth);
+    const parent = await openVhdxParent(layout, options, depth);
     return new VhdxDisk(source, layout, parent);
   } catch (err) {
     await source.close();
@@ -60,7 +60,12 @@ function normalizeGuid(text: string | undefined): string | undefined {
   return text?.replace(/[{}]/g, "").toUpperCase();
 }
 
-async function openParent(layout: VhdxLayout, options: OpenImageOptions, depth: number): Promise<VhdxDisk> {
+/** Opens and checks the parent of a differencing VHDX (by its locator and linkage GUIDs). */
+export async function openVhdxParent(
+  layout: VhdxLayout,
+  options: OpenImageOptions,
+  depth = 0,
+): Promise<VhdxDisk> {
   const entries = layout.metadata.parentLocator?.entries ?? new Map<string, string>();
   const linkages = [entries.get("parent_linkage"), entries.get("parent_linkage2")]
     .map(normalizeGuid)

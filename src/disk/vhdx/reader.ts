@@ -102,7 +102,7 @@ export class VhdxDisk implements DiskSource {
     out: Uint8Array,
     signal?: AbortSignal,
   ): Promise<void> {
-    const bitmap = await this.#bitmap(Math.floor(block / this.layout.geometry.chunkRatio), signal);
+    const bitmap = await this.bitmap(Math.floor(block / this.layout.geometry.chunkRatio), signal);
     const sector = this.layout.geometry.logicalSectorSize;
     const firstBit = (block % this.layout.geometry.chunkRatio) * this.layout.geometry.sectorsPerBlock;
     const blockStart = block * this.layout.geometry.blockSize;
@@ -120,7 +120,11 @@ export class VhdxDisk implements DiskSource {
     }
   }
 
-  async #bitmap(chunk: number, signal?: AbortSignal): Promise<Uint8Array> {
+  /**
+   * The sector bitmap of `chunk`, cached. Writers mutate the returned array in place when they set
+   * bits, so the cache stays coherent with the file.
+   */
+  async bitmap(chunk: number, signal?: AbortSignal): Promise<Uint8Array> {
     const cached = this.#bitmaps.get(chunk);
     if (cached !== undefined) return cached;
     const entry = decodeBatEntry(this.layout.bat, bitmapIndex(this.layout.geometry, chunk));
@@ -163,7 +167,7 @@ export class VhdxDisk implements DiskSource {
       if (state === PAYLOAD_FULLY_PRESENT) own.add(start, length);
       else if (this.#parent !== undefined && state === PAYLOAD_NOT_PRESENT) throughParent.add(start, length);
       else if (this.#parent !== undefined && state === PAYLOAD_PARTIALLY_PRESENT) {
-        const bitmap = await this.#bitmap(Math.floor(block / geometry.chunkRatio), signal);
+        const bitmap = await this.bitmap(Math.floor(block / geometry.chunkRatio), signal);
         const firstBit = (block % geometry.chunkRatio) * geometry.sectorsPerBlock;
         const sectors = Math.ceil(length / geometry.logicalSectorSize);
         for (let s = 0; s < sectors; s++) {
