@@ -70,7 +70,7 @@ export function parseDescriptor(bytes: Uint8Array, path: string): VmdkDescriptor
   if (body.length > MAX_DESCRIPTOR_BYTES) fail(`${body.length} bytes is larger than ${MAX_DESCRIPTOR_BYTES}`);
   if (bytes.subarray(body.length).some((b) => b !== 0)) fail("binary data after the text");
   const text = Buffer.from(body).toString("utf8");
-  if (/[\u0001-\u0008\u000e-\u001f\ufffd]/.test(text))
+  if (hasControlCharacters(text)) fail("control characters or invalid UTF-8 in the text");
     fail("control characters or invalid UTF-8 in the text");
 
   const entries = new Map<string, string>();
@@ -143,6 +143,15 @@ export function parseDescriptor(bytes: Uint8Array, path: string): VmdkDescriptor
     entries,
     capacity,
   };
+}
+
+/** C0 controls other than tab/newline/carriage return, or U+FFFD left by invalid UTF-8. */
+function hasControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0xfffd) return true;
+  }
+  return false;
 }
 
 function unquote(value: string): string {
