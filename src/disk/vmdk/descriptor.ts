@@ -71,7 +71,6 @@ export function parseDescriptor(bytes: Uint8Array, path: string): VmdkDescriptor
   if (bytes.subarray(body.length).some((b) => b !== 0)) fail("binary data after the text");
   const text = Buffer.from(body).toString("utf8");
   if (hasControlCharacters(text)) fail("control characters or invalid UTF-8 in the text");
-    fail("control characters or invalid UTF-8 in the text");
 
   const entries = new Map<string, string>();
   const extents: ExtentLine[] = [];
@@ -168,7 +167,7 @@ export interface DescriptorSpec {
   readonly ddb?: ReadonlyMap<string, string>;
 }
 
-/** Formats a descriptor the way VMware tools write it. */
+/** Formats a descriptor the way VMware tools write it (FLAT extents always carry their offset). */
 export function formatDescriptor(spec: DescriptorSpec): string {
   const sectors = spec.extents.reduce((n, e) => n + e.sectors, 0);
   const ddb = new Map<string, string>([
@@ -190,7 +189,7 @@ export function formatDescriptor(spec: DescriptorSpec): string {
     ...spec.extents.map((e) =>
       e.type === "ZERO"
         ? `${e.access} ${e.sectors} ZERO`
-        : `${e.access} ${e.sectors} ${e.type} "${e.file}"${e.offset ? ` ${e.offset}` : ""}`,
+        : `${e.access} ${e.sectors} ${e.type} "${e.file}"${e.offset || e.type === "FLAT" ? ` ${e.offset}` : ""}`,
     ),
     "",
     "# The Disk Data Base",
