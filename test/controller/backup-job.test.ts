@@ -4,7 +4,7 @@ import { runBackupJob, type JobEvent } from "../../src/controller/backup-job.js"
 import type { ConfigInput } from "../../src/controller/config-schema.js";
 import type { JobSummary, ObjectOutcome } from "../../src/controller/job-summary.js";
 import { Limiter } from "../../src/controller/limits.js";
-import { planBackup } from "../../src/controller/plan.js";
+import { planBackup, sharedDiskId } from "../../src/controller/plan.js";
 import { SNAPSHOT_PREFIX, type VmDisk, type VmInfo } from "../../src/domain/hypervisor.js";
 import { FakeDisk, FakeHypervisor, type FakeVm } from "../fakes/fake-hypervisor.js";
 import { FakeRepository } from "../fakes/fake-repository.js";
@@ -360,7 +360,7 @@ describe("runBackupJob()", () => {
       assert.deepEqual(p?.references, [
         {
           key: "scsi0:1",
-          machineId: "shared:c1:C:\\ClusterStorage\\v1\\quorum.vhdx",
+          machineId: sharedDiskId("c1", "C:\\ClusterStorage\\v1\\quorum.vhdx"),
           pointId: sharedPoints[0]?.id,
         },
       ]);
