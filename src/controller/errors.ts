@@ -2,6 +2,8 @@ import { SnapvisorError } from "../domain/errors.js";
 
 /** Stable codes of the controller (config, schedules, jobs); the table is in docs/controller.md. */
 export type ControllerErrorCode =
+  /** A group or VM named on the command line does not exist (exit 2). */
+  | "USAGE"
   /** The config file does not match the schema; `details.issues` lists every problem. */
   | "CONFIG_INVALID"
   /** The config file cannot be read or is not well-formed YAML/JSON. */
