@@ -12,6 +12,8 @@ export type ControllerErrorCode =
   | "SECRET_UNAVAILABLE"
   /** A schedule string does not follow the grammar, or its time zone is unknown. */
   | "SCHEDULE_INVALID"
+  /** A job history line (not the last) is not a valid record. */
+  | "HISTORY_INVALID"
   /** The consistency policy cannot be met (before or after the snapshot). */
   | "CONSISTENCY_NOT_MET"
   /** The job was aborted (SIGINT/SIGTERM) before this VM finished. */
