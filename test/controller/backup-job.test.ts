@@ -210,6 +210,17 @@ describe("runBackupJob()", () => {
     assert.equal(summary.exitCode, 1);
   });
 
+  it("sweeps a snapshot the hypervisor made although the create call failed", async () => {
+    const hv = new FakeHypervisor();
+    const repo = new FakeRepository();
+    addVm(hv, "app-1", { snapshots: ["before-upgrade"] }).faults.failAfterCreate = true;
+    const o = outcome(await cycle(hv, repo), "app-1");
+    assert.equal(o.status, "failed");
+    assert.equal(o.errorCode, "BAD_ANSWER");
+    assert.match(o.messages.join(" "), /removed the half-made snapshot "snapvisor-backup-job-1"/);
+    assert.deepEqual(hv.openSnapshots(), { "app-1": ["before-upgrade"] });
+  });
+
   it("keeps open snapshots per datastore and snapshots per host within the limits", async () => {
     const hv = new FakeHypervisor();
     const repo = new FakeRepository();
