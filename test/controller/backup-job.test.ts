@@ -6,6 +6,8 @@ import type { ConfigInput } from "../../src/controller/config-schema.js";
 import type { JobSummary, ObjectOutcome } from "../../src/controller/job-summary.js";
 import { sharedDiskId } from "../../src/controller/plan.js";
 import { SNAPSHOT_PREFIX, type VmDisk, type VmInfo } from "../../src/domain/hypervisor.js";
+import { validateConfig } from "../../src/controller/config.js";
+import { SnapvisorError } from "../../src/domain/errors.js";
 import { FakeDisk, FakeHypervisor, type FakeVm } from "../fakes/fake-hypervisor.js";
 import { FakeRepository } from "../fakes/fake-repository.js";
 import { config, disk, MiB, vm } from "./builders.js";
@@ -219,6 +221,53 @@ describe("runBackupJob()", () => {
     assert.equal(o.errorCode, "BAD_ANSWER");
     assert.match(o.messages.join(" "), /removed the half-made snapshot "snapvisor-backup-job-1"/);
     assert.deepEqual(hv.openSnapshots(), { "app-1": ["before-upgrade"] });
+  });
+
+  it("fails the groups of a source whose inventory fails and backs up the other sources", async () => {
+    const hv = new FakeHypervisor();
+    addVm(hv, "app-1");
+    const down = new FakeHypervisor();
+    down.inventory = async () => {
+      throw new SnapvisorError(
+        "VSPHERE_UNREACHABLE",
+        "Cannot connect to https://vc2.example/sdk: ECONNREFUSED",
+      );
+    };
+    const cfg = validateConfig({
+      vsphere: ["vc1", "vc2"].map((name) => ({
+        name,
+        url: `https://${name}.example/sdk`,
+        user: "u",
+        password: { env: "P" },
+      })),
+      repository: { path: "/r" },
+      protectionGroups: [
+        { name: "one", source: "vc1", vms: [{ pattern: "*" }] },
+        { name: "two", source: "vc2", vms: [{ pattern: "*" }] },
+      ],
+    });
+    const { summary } = await runBackupCycle({
+      config: cfg,
+      sessions: new Map([
+        ["vc1", hv],
+        ["vc2", down],
+      ]),
+      repository: new FakeRepository(),
+      clock,
+      jobId: "job-1",
+    });
+    assert.deepEqual(
+      summary.outcomes.map((o) => [o.kind, o.name, o.status, o.errorCode]),
+      [
+        ["source", "vc2", "failed", "VSPHERE_UNREACHABLE"],
+        ["vm", "app-1", "ok", undefined],
+      ],
+    );
+    assert.match(
+      summary.outcomes[0]?.messages[0] ?? "",
+      /Cannot list the VMs of "vc2" \(groups two not backed up\): Cannot connect/,
+    );
+    assert.equal(summary.exitCode, 1);
   });
 
   it("keeps open snapshots per datastore and snapshots per host within the limits", async () => {
