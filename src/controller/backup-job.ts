@@ -254,7 +254,15 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
     }
     const machine = { id: vm.id, name: vm.name, hypervisor: vm.hypervisor, kind: "vm" } as const;
     run.point = await write(machine, disks, r.record, run.planned.parent, takenAt, references);
-    await run.session.commitSnapshot(vm, snapshot, signal);
+    try {
+      await run.session.commitSnapshot(vm, snapshot, signal);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      // The point is written and complete; only the base of the next incremental is lost.
+      run.messages.push(
+        `point written, but the snapshot could not be committed (the next backup reads in full): ${messageOf(err)}`,
+      );
+    }
   }
 
   async function write(

@@ -361,6 +361,22 @@ describe("runBackupJob()", () => {
     assert.deepEqual(hv.openSnapshots(), { "app-1": ["before-upgrade"] });
   });
 
+  it("keeps the written point and warns when the snapshot cannot be committed", async () => {
+    const hv = new FakeHypervisor();
+    const repo = new FakeRepository();
+    addVm(hv, "app-1").faults.commitFailure = true;
+    const summary = await cycle(hv, repo);
+    const o = outcome(summary, "app-1");
+    assert.equal(o.status, "warning");
+    assert.ok(o.point);
+    assert.equal(repo.points.length, 1);
+    assert.match(
+      o.messages.join(" "),
+      /could not be committed \(the next backup reads in full\): ConvertToReferencePoint failed/,
+    );
+    assert.deepEqual(hv.openSnapshots(), {});
+  });
+
   it("warns when the backup snapshot cannot be removed", async () => {
     const hv = new FakeHypervisor();
     const repo = new FakeRepository();

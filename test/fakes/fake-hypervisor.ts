@@ -66,6 +66,8 @@ export interface FakeVm {
     readFailure?: string;
     changedAreasFailure?: string;
     removeFailure?: boolean;
+    /** commitSnapshot fails (Hyper-V: ConvertToReferencePoint). */
+    commitFailure?: boolean;
     /** The snapshot is made, then reading it back fails (the caller gets no handle). */
     failAfterCreate?: boolean;
     /** Reads wait for this before answering (to abort mid-read). */
@@ -266,6 +268,8 @@ export class FakeHypervisor implements HypervisorSession {
 
   async commitSnapshot(vm: VmInfo, snapshot: BackupSnapshot): Promise<void> {
     this.calls.push(`commitSnapshot ${vm.name} ${snapshot.name}`);
+    if (this.#vm(vm).faults.commitFailure)
+      throw new SnapvisorError("JOB_FAILED", "ConvertToReferencePoint failed: 32768");
   }
 
   async removeSnapshot(vm: VmInfo, snapshot: BackupSnapshot): Promise<void> {
