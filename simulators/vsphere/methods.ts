@@ -247,11 +247,7 @@ export const METHODS: Record<string, MethodDef> = {
     auth: true,
     handler: (ctx, _self, body) => ({
       type: "RetrieveResult",
-      value: ctx.pager.continue(
-        ctx.session!.key,
-        need(textOf(body, "token"), "token"),
-        ctx.model.scenario.options.maxObjectsPerPage,
-      ),
+      value: ctx.pager.continue(ctx.session!.key, need(textOf(body, "token"), "token")),
     }),
   },
   CancelRetrievePropertiesEx: {

@@ -252,7 +252,7 @@ export class VsphereModel {
         datastore: ds.name,
         vmDirPath,
         vmDir: vm.vmDir,
-        baseName: i === 0 ? spec.name : `${spec.name}_${i}`,
+        baseName: i === 0 ? vm.vmDir : `${vm.vmDir}_${i}`,
         thin: d.thin,
         cbtBlockSize: this.scenario.options.cbtBlockSize,
       });
@@ -265,7 +265,7 @@ export class VsphereModel {
       vm.disks.push(disk);
     });
     const home = join(vmStores[0]!.root, vm.vmDir);
-    writeFileSync(join(home, `${spec.name}.vmx`), vmxText(vm));
+    writeFileSync(join(home, `${vm.vmDir}.vmx`), vmxText(vm));
     if (spec.changeTracking) {
       vm.changeTrackingEnabled = true;
       for (const d of vm.disks) d.activateTracking(this.scenario.options.cbtBlockSize);

@@ -175,7 +175,7 @@ export function retrieve(specs: readonly FilterSpec[], model: Resolver): DataObj
 
 /** Continuation state of paged RetrievePropertiesEx results, per session. */
 export class ResultPager {
-  readonly #pending = new Map<string, { session: string; rest: DataObject[] }>();
+  readonly #pending = new Map<string, { session: string; rest: DataObject[]; pageSize: number }>();
 
   page(session: string, objects: DataObject[], pageSize: number): DataObject | undefined {
     if (objects.length === 0) return undefined;
@@ -184,17 +184,18 @@ export class ResultPager {
     let token: string | undefined;
     if (rest.length) {
       token = randomUUID();
-      this.#pending.set(token, { session, rest });
+      this.#pending.set(token, { session, rest, pageSize });
     }
     return data("RetrieveResult", { token, objects: first });
   }
 
-  continue(session: string, token: string, pageSize: number): DataObject | undefined {
+  /** The next page, as large as the first one was (maxObjects holds for the whole retrieval). */
+  continue(session: string, token: string): DataObject | undefined {
     const p = this.#pending.get(token);
     if (!p || p.session !== session)
       throw faults.invalidArgument("token", `Unknown or expired token ${token}`);
     this.#pending.delete(token);
-    return this.page(session, p.rest, pageSize);
+    return this.page(session, p.rest, p.pageSize);
   }
 
   cancel(token: string): void {

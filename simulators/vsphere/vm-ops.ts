@@ -130,7 +130,7 @@ export function createSnapshot(model: VsphereModel, vm: VirtualMachine, args: Sn
   for (const d of vm.disks) d.addDelta(id);
   stun(model, vm);
   const home = vmHome(vm);
-  writeFileSync(join(home, `${vm.name}-Snapshot${id}.vmsn`), `snapshot ${id} of ${vm.name}\n`);
+  writeFileSync(join(home, `${vm.vmDir}-Snapshot${id}.vmsn`), `snapshot ${id} of ${vm.name}\n`);
   if (manifest) writeFileSync(join(home, manifest), "");
   if (vm.current) {
     snap.parent = vm.current;
@@ -140,7 +140,7 @@ export function createSnapshot(model: VsphereModel, vm: VirtualMachine, args: Sn
   }
   vm.current = snap;
   model.register(snap);
-  writeFileSync(join(home, `${vm.name}.vmx`), vmxText(vm));
+  writeFileSync(join(home, `${vm.vmDir}.vmx`), vmxText(vm));
   return snap;
 }
 
@@ -167,7 +167,7 @@ export function removeSnapshot(
   // Deepest first, so each merge folds a redo log into a parent that still exists.
   for (const s of victims.reverse()) detach(model, s, leaveDelta);
   stun(model, vm);
-  writeFileSync(join(vmHome(vm), `${vm.name}.vmx`), vmxText(vm));
+  writeFileSync(join(vmHome(vm), `${vm.vmDir}.vmx`), vmxText(vm));
 }
 
 function collect(s: SimSnapshot): SimSnapshot[] {
@@ -187,7 +187,7 @@ function detach(model: VsphereModel, snap: SimSnapshot, leaveDelta: boolean): vo
     else d.mergeDown(i);
   }
   if (leaveDelta) vm.consolidationNeeded = true;
-  rmSync(join(vmHome(vm), `${vm.name}-Snapshot${snap.id}.vmsn`), { force: true });
+  rmSync(join(vmHome(vm), `${vm.vmDir}-Snapshot${snap.id}.vmsn`), { force: true });
   if (snap.backupManifest) rmSync(join(vmHome(vm), snap.backupManifest), { force: true });
   model.objects.delete(snap.ref.key);
 }
@@ -207,7 +207,7 @@ export function consolidate(model: VsphereModel, vm: VirtualMachine): void {
     for (let i = d.chain.length - 1; i >= 1; i--) if (d.chain[i]!.createdBy === undefined) d.mergeDown(i);
   }
   vm.consolidationNeeded = false;
-  writeFileSync(join(vmHome(vm), `${vm.name}.vmx`), vmxText(vm));
+  writeFileSync(join(vmHome(vm), `${vm.vmDir}.vmx`), vmxText(vm));
 }
 
 export interface ReconfigArgs {
@@ -244,7 +244,7 @@ export function reconfigure(
   }
   vm.changeVersion = model.clock.now();
   model.events.postVm("VmReconfiguredEvent", vm, user, model.clock.now(), { configSpec: spec });
-  writeFileSync(join(vmHome(vm), `${vm.name}.vmx`), vmxText(vm));
+  writeFileSync(join(vmHome(vm), `${vm.vmDir}.vmx`), vmxText(vm));
 }
 
 export function rename(model: VsphereModel, vm: VirtualMachine, newName: string, user: string): void {

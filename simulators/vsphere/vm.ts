@@ -98,6 +98,7 @@ export class VirtualMachine extends Entity {
     init: { power: Power; tools: Tools; toolsVersionStatus: string; now: Date },
   ) {
     super(ref, name);
+    this.vmDir = escapeEntityName(name);
     this.power = init.power;
     this.tools = init.tools;
     this.toolsVersionStatus = init.toolsVersionStatus;
@@ -117,9 +118,8 @@ export class VirtualMachine extends Entity {
     return this.power === "poweredOn" && this.tools === "running";
   }
 
-  get vmDir(): string {
-    return this.name;
-  }
+  /** Folder (and file base) name on the datastore: fixed at creation, as a rename keeps the files. */
+  readonly vmDir: string;
 
   allSnapshots(): SimSnapshot[] {
     const out: SimSnapshot[] = [];
@@ -212,7 +212,7 @@ export class VirtualMachine extends Entity {
       guestId: this.guestId,
       alternateGuestName: "",
       files: data("VirtualMachineFileInfo", {
-        vmPathName: `[${ds.name}] ${this.vmDir}/${this.name}.vmx`,
+        vmPathName: `[${ds.name}] ${this.vmDir}/${this.vmDir}.vmx`,
         snapshotDirectory: `[${ds.name}] ${this.vmDir}/`,
         suspendDirectory: `[${ds.name}] ${this.vmDir}/`,
         logDirectory: `[${ds.name}] ${this.vmDir}/`,
