@@ -92,8 +92,9 @@ export class ChangeTracker {
   }
 
   /**
-   * Areas changed after `since` up to the point `until` (a changeId this tracker handed out), from
-   * `startOffset`, at most `maxExtents` extents; `allocated` answers `*` queries.
+   * Areas changed after `since` up to the point `until` (a changeId this tracker handed out, or
+   * `live` for the disk as it is now), from `startOffset`, at most `maxExtents` extents; `allocated`
+   * answers `*` queries.
    */
   query(
     since: string,
@@ -102,7 +103,8 @@ export class ChangeTracker {
     maxExtents: number,
     allocated: () => Uint8Array,
   ): ChangeQueryResult {
-    const end = this.#parse(until);
+    const live = until === "live";
+    const end = live ? ({ ok: true, seq: this.#seq } as const) : this.#parse(until);
     if (!end.ok) return { ok: false, reason: `snapshot changeId ${until}: ${end.reason}` };
     let map: Uint8Array;
     if (since === "*") {
@@ -112,8 +114,8 @@ export class ChangeTracker {
       if (!from.ok) return { ok: false, reason: `changeId ${since}: ${from.reason}` };
       if (from.seq > end.seq) return { ok: false, reason: `changeId ${since} is newer than ${until}` };
       map = new Uint8Array(Math.ceil(this.#blocks / 8));
-      // Against the live changeId, writes not yet closed by a point count too (over-report is allowed).
-      const last = end.seq === this.#seq ? end.seq + 1 : end.seq;
+      // Against the live disk, writes not yet closed by a point count too.
+      const last = live ? end.seq + 1 : end.seq;
       for (let s = from.seq + 1; s <= last; s++) this.#epochs.get(s)?.orInto(map);
     }
     return { ok: true, answer: extentsFrom(map, this.blockSize, this.capacity, startOffset, maxExtents) };

@@ -283,7 +283,7 @@ export function changedDiskAreas(
         ": changes can only be queried against the current state of a powered-off VM",
     );
   }
-  const until = snap ? snap.changeIds.get(deviceKey) : disk.tracker?.changeId;
+  const until = snap ? snap.changeIds.get(deviceKey) : disk.tracker ? "live" : undefined;
   if (!disk.tracker || until === undefined) {
     throw faults.fileFault(
       file,
