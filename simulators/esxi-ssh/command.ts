@@ -4,16 +4,21 @@
  *   dd if=PATH bs=N skip=N count=N    (busybox dd: N may end in k, M or G; status=none accepted)
  *   cat PATH
  *   stat -c %s PATH
+ * each optionally followed by `2>/dev/null` (stderr discarded), the one redirection allowed.
  * Pure: no I/O.
  */
 
-export type EsxiCommand =
+type Program =
   | { kind: "dd"; path: string; blockSize: number; skip: number; count: number | undefined }
   | { kind: "cat"; path: string }
   | { kind: "stat-size"; path: string };
 
+export type EsxiCommand = Program & { readonly quiet: boolean };
+
 export type ParseResult =
   { ok: true; command: EsxiCommand } | { ok: false; exitCode: number; message: string };
+
+const DISCARD_STDERR = /\s+2>\s*\/dev\/null\s*$/;
 
 /** Splits a command line into words; undefined when it holds unquoted shell syntax. */
 export function splitWords(line: string): string[] | undefined {
@@ -75,6 +80,14 @@ function number(v: string, what: string): number | string {
 }
 
 export function parseCommand(line: string): ParseResult {
+  const quiet = DISCARD_STDERR.test(line);
+  const r = parseWords(line.replace(DISCARD_STDERR, ""));
+  return r.ok ? { ok: true, command: { ...r.command, quiet } } : r;
+}
+
+type Parsed = { ok: true; command: Program } | { ok: false; exitCode: number; message: string };
+
+function parseWords(line: string): Parsed {
   const words = splitWords(line.trim());
   if (!words)
     return {

@@ -49,12 +49,13 @@ function locate(model: VsphereModel, path: string) {
 }
 
 function run(model: VsphereModel, client: Connection, line: string, ch: ServerChannel): void {
+  const parsed = parseCommand(line);
+  const quiet = parsed.ok && parsed.command.quiet;
   const done = (code: number, err = "") => {
-    if (err) ch.stderr.write(err);
+    if (err && !quiet) ch.stderr.write(err);
     ch.exit(code);
     ch.end();
   };
-  const parsed = parseCommand(line);
   if (!parsed.ok) return done(parsed.exitCode, parsed.message);
   const c = parsed.command;
   const prog = c.kind === "stat-size" ? "stat" : c.kind;

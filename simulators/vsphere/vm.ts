@@ -113,6 +113,14 @@ export class VirtualMachine extends Entity {
     return /^win/i.test(this.guestId) || /windows/i.test(this.guestFullName);
   }
 
+  /** guest.guestFamily as Tools report it. */
+  get guestFamily(): string {
+    if (this.isWindows) return "windowsGuest";
+    return /linux|ubuntu|debian|rhel|centos|sles|suse|photon|oracle|rocky|alma/i.test(this.guestId)
+      ? "linuxGuest"
+      : "otherGuestFamily";
+  }
+
   /** Tools can quiesce now: installed, running, VM on. */
   get toolsRunning(): boolean {
     return this.power === "poweredOn" && this.tools === "running";
@@ -177,6 +185,7 @@ export class VirtualMachine extends Entity {
       toolsRunningStatus: running ? "guestToolsRunning" : "guestToolsNotRunning",
       toolsVersion: installed ? TOOLS_VERSION : "0",
       guestId: running ? this.guestId : undefined,
+      guestFamily: running ? this.guestFamily : undefined,
       guestFullName: running ? this.guestFullName : undefined,
       guestState: running ? "running" : "notRunning",
     });

@@ -57,6 +57,7 @@ describe("vSphere simulator power operations and events", () => {
     await runTask(lab, "PowerOnVM_Task", vm);
     assert.equal(await lab.prop(vm, "runtime.cleanPowerOff"), undefined);
     assert.equal((await lab.prop(vm, "guest.toolsRunningStatus"))?.text, "guestToolsRunning");
+    assert.equal((await lab.prop(vm, "guest.guestFamily"))?.text, "windowsGuest");
     const types = await events(vm, ["VmPoweredOffEvent", "VmPoweredOnEvent"]);
     assert.deepEqual(types.slice(0, 2), ["VmPoweredOnEvent", "VmPoweredOffEvent"]);
     assert.equal((await events(vm, [], 1)).length, 1, "maxCount holds");

@@ -138,6 +138,23 @@ describe("ESXi SSH endpoint", () => {
     assert.equal(r.stderr, "2+0 records in\n2+0 records out\n");
   });
 
+  it("accepts the 2>/dev/null redirect an SSH reader appends, and then writes nothing on stderr", async () => {
+    const r = await sshExec(
+      lab,
+      "dd if='/vmfs/volumes/ds1/db/db-flat.vmdk' bs=65536 skip=0 count=1 2>/dev/null",
+      { password: PASSWORD },
+    );
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr, "");
+    assert.ok(r.stdout.equals(flat().subarray(0, 65536)));
+    const missing = await sshExec(lab, "stat -c %s '/vmfs/volumes/ds1/db/none' 2>/dev/null", {
+      password: PASSWORD,
+    });
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, "");
+    assert.ok(!parseCommand("cat /x 2>/tmp/log").ok, "other redirections stay refused");
+  });
+
   it("stops dd at the end of the file with a partial record", async () => {
     const r = await sshExec(lab, "dd if='/vmfs/volumes/ds1/db/db-flat.vmdk' bs=768k skip=2 count=5", {
       password: PASSWORD,
