@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { child, childrenOf, morefOf, textOf, xsiType, boolOf, type XNode } from "./soap-codec.js";
 import { fieldsOf } from "./soap-codec.js";
-import { isMoSubtype, type ManagedObject } from "./inventory.js";
+import { isMoSubtype, type ManagedObject, type Prop } from "./inventory.js";
 import { VIM_TYPES } from "./vim-types.generated.js";
 import { MoRef, Typed, data, faults, isDataObject, type DataObject, type VimValue } from "./vim-value.js";
 
@@ -116,9 +116,9 @@ function select(spec: ObjectSpec, model: Resolver): ManagedObject[] {
 }
 
 /** Resolves a dotted property path; undefined when some part is unset; throws InvalidProperty. */
-export function resolvePath(obj: ManagedObject, path: string): Typed | undefined {
+export function resolvePath(props: Record<string, Prop>, path: string): Typed | undefined {
   const [head, ...rest] = path.split(".");
-  const prop = obj.properties()[head ?? ""];
+  const prop = props[head ?? ""];
   if (!prop) throw faults.invalidProperty(path);
   let [type, value] = prop;
   for (const part of rest) {
@@ -147,8 +147,9 @@ function objectContent(obj: ManagedObject, specs: readonly PropertySpec[]): Data
     for (const x of p.pathSet) paths.add(x);
   }
   const propSet: DataObject[] = [];
+  const props = obj.properties(); // built once per object, not once per path
   for (const path of paths) {
-    const val = resolvePath(obj, path);
+    const val = resolvePath(props, path);
     if (val !== undefined) propSet.push(data("DynamicProperty", { name: path, val }));
   }
   return data("ObjectContent", { obj: obj.ref, propSet });
