@@ -176,7 +176,7 @@ async function writeDisk(
     parentIndex.ids.copy(index.ids);
     slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
   } else if (zeroElsewhere) {
-    slots = slotsTouched(checkExtents(input.changed as readonly Extent[], input.capacity), cs);
+    slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
   } else {
     // A full read still skips areas the source knows to be unallocated: they read as zeros.
     const allocated = input.source.allocated ? await input.source.allocated(options.signal) : undefined;
