@@ -196,7 +196,7 @@ async function writeDisk(
   const bytesTotal = slots.reduce((n, s) => n + index.slotLength(s), 0);
   const pending = new Map<string, Promise<void>>();
 
-  await runPool(slots, options.concurrency ?? 6, cs, async (slot, buffer) => {
+  await runPool(slots, options.concurrency ?? repo.inFlight("write"), cs, async (slot, buffer) => {
     options.signal?.throwIfAborted();
     const length = index.slotLength(slot);
     const view = buffer.subarray(0, length);
