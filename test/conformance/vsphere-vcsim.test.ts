@@ -358,4 +358,51 @@ describe("vSphere simulator conformance with vcsim", { skip }, () => {
     assert.equal(a.status, 200);
     assert.equal(b.status, 401);
   });
+
+  it("CreateFilter + WaitForUpdatesEx: the same first update (enter, assign, typed val)", async () => {
+    const [a, b] = await both(async (p, vms) => {
+      const vm = vms.get("DC0_C0_RP0_VM1")!;
+      const [filter] = await p.client.ok(
+        "CreateFilter",
+        PC,
+        `<spec><propSet><type>VirtualMachine</type><pathSet>runtime.powerState</pathSet></propSet><objectSet>${refXml("obj", vm)}</objectSet></spec><partialUpdates>false</partialUpdates>`,
+      );
+      const [set] = await p.client.ok(
+        "WaitForUpdatesEx",
+        PC,
+        "<version></version><options><maxWaitSeconds>0</maxWaitSeconds></options>",
+      );
+      await p.client.ok("DestroyPropertyFilter", ref(filter));
+      return set!;
+    });
+    assertSameOrder(fields(a), fields(b), "UpdateSet");
+    const upd = (s: El) => kid(s, "filterSet", "objectSet");
+    assert.equal(textAt(upd(b), "kind"), textAt(upd(a), "kind"));
+    assert.equal(textAt(upd(b), "kind"), "enter");
+    assertSameOrder(fields(upd(a)), fields(upd(b)), "ObjectUpdate");
+    const change = (s: El) => kid(upd(s), "changeSet");
+    assert.deepEqual(fields(change(b)), fields(change(a)));
+    assert.equal(textAt(change(b), "op"), textAt(change(a), "op"));
+    assert.equal(xsiType(kid(change(b), "val")!), xsiType(kid(change(a), "val")!));
+    assert.equal(textAt(change(b), "val"), textAt(change(a), "val"));
+  });
+
+  it("documented difference: QueryChangedDiskAreas and ConsolidateVMDisks_Task are MethodNotFound in vcsim, implemented in ours", async () => {
+    const [a, b] = await both(async (p, vms) => {
+      const vm = vms.get("DC0_H0_VM0")!;
+      const cbt = await p.client.call(
+        "QueryChangedDiskAreas",
+        vm,
+        "<deviceKey>2000</deviceKey><startOffset>0</startOffset><changeId>*</changeId>",
+      );
+      const consolidate = await p.client.call("ConsolidateVMDisks_Task", vm);
+      return {
+        cbt: cbt.ok ? "ok" : cbt.faultType,
+        consolidate: consolidate.ok ? "ok" : consolidate.faultType,
+      };
+    });
+    assert.deepEqual(a, { cbt: "MethodNotFound", consolidate: "MethodNotFound" });
+    // Ours answers with vSphere's fault for a disk whose tracking is off, and runs the consolidation.
+    assert.deepEqual(b, { cbt: "FileFault", consolidate: "ok" });
+  });
 });
