@@ -1,101 +1,21 @@
 /**
  * vim25 methods: each handler checks its `_this`, parses arguments from the request body and answers
  * with a typed value or throws a VimFault. Authentication is checked by the caller (soap-server.ts).
+ * Session, view, PropertyCollector and event methods live here; VM methods in methods-vm.ts.
  */
 import { entityScope, type EventFilter } from "./events.js";
 import { Entity } from "./inventory.js";
+import { need, none, type CallContext, type MethodDef } from "./method-support.js";
+import { VM_METHODS } from "./methods-vm.js";
 import type { Session, VsphereModel } from "./model.js";
-import { parseFilterSpec, retrieve, type ResultPager } from "./property-collector.js";
+import { parseFilterSpec, retrieve } from "./property-collector.js";
 import { boolOf, child, childrenOf, morefOf, textOf, type XNode } from "./soap-codec.js";
 import { Task } from "./tasks.js";
 import { ContainerView } from "./views.js";
-import { MoRef, Typed, VimFault, data, faults, type DataObject, type VimValue } from "./vim-value.js";
-import { SimSnapshot, VirtualMachine } from "./vm.js";
-import * as ops from "./vm-ops.js";
-import { waitForUpdates, createFilter, type UpdateState } from "./wait-for-updates.js";
+import { MoRef, data, faults, type DataObject } from "./vim-value.js";
+import { waitForUpdates, createFilter } from "./wait-for-updates.js";
 
-export interface CallContext {
-  readonly model: VsphereModel;
-  readonly pager: ResultPager;
-  readonly updates: UpdateState;
-  session: Session | undefined;
-  readonly userAgent: string;
-  readonly ipAddress: string;
-  /** Starts a session: the HTTP layer sets the cookie. */
-  login(session: Session): void;
-  logout(): void;
-}
-
-export interface MethodResult {
-  readonly type: string;
-  readonly value: VimValue | undefined;
-}
-
-type Handler = (ctx: CallContext, self: MoRef, body: XNode) => MethodResult | Promise<MethodResult>;
-
-interface MethodDef {
-  /** Managed object type `_this` must be (or derive from). */
-  readonly on: string;
-  readonly auth: boolean;
-  readonly handler: Handler;
-}
-
-const none: MethodResult = { type: "xsd:anyType", value: undefined };
-
-function need<T>(v: T | undefined, name: string): T {
-  if (v === undefined || v === "")
-    throw faults.invalidArgument(name, `Required parameter ${name} is missing`);
-  return v;
-}
-
-function vmOf(ctx: CallContext, self: MoRef): VirtualMachine {
-  const o = ctx.model.get(self);
-  if (!(o instanceof VirtualMachine)) throw faults.managedObjectNotFound(self);
-  return o;
-}
-
-function user(ctx: CallContext): string {
-  return ctx.session?.userName ?? "";
-}
-
-function task(
-  ctx: CallContext,
-  vm: VirtualMachine,
-  method: string,
-  descriptionId: string,
-  work: () => VimValue | undefined,
-): MethodResult {
-  const slow = ctx.model.faults.take(
-    "slow-task",
-    (r) => r.method === method && (r.vm === undefined || r.vm === vm.name),
-  );
-  const t = ctx.model.tasks.start(vm, descriptionId, user(ctx), work, {
-    delayMs: slow?.delayMs,
-    hold: slow?.hold,
-  });
-  return { type: "ManagedObjectReference", value: t.ref };
-}
-
-function powerMethod(op: ops.PowerOp, descriptionId: string): MethodDef {
-  return {
-    on: "VirtualMachine",
-    auth: true,
-    handler: (ctx, self) => {
-      const vm = vmOf(ctx, self);
-      const method = {
-        powerOn: "PowerOnVM_Task",
-        powerOff: "PowerOffVM_Task",
-        suspend: "SuspendVM_Task",
-        reset: "ResetVM_Task",
-        shutdownGuest: "",
-      }[op];
-      return task(ctx, vm, method, descriptionId, () => {
-        ops.power(ctx.model, vm, op, user(ctx));
-        return undefined;
-      });
-    },
-  };
-}
+export type { CallContext, MethodDef, MethodResult } from "./method-support.js";
 
 function aboutInfo(model: VsphereModel): DataObject {
   const vc = model.scenario.product === "vcenter";
@@ -301,132 +221,7 @@ export const METHODS: Record<string, MethodDef> = {
       };
     },
   },
-  PowerOnVM_Task: powerMethod("powerOn", "VirtualMachine.powerOn"),
-  PowerOffVM_Task: powerMethod("powerOff", "VirtualMachine.powerOff"),
-  SuspendVM_Task: powerMethod("suspend", "VirtualMachine.suspend"),
-  ResetVM_Task: powerMethod("reset", "VirtualMachine.reset"),
-  ShutdownGuest: {
-    on: "VirtualMachine",
-    auth: true,
-    handler: (ctx, self) => {
-      const vm = vmOf(ctx, self);
-      if (vm.power !== "poweredOn") throw faults.invalidPowerState(undefined, vm.power);
-      if (!vm.toolsRunning) throw faults.toolsUnavailable();
-      // The guest shuts down after the call returns.
-      setImmediate(() => {
-        if (vm.power === "poweredOn") ops.power(ctx.model, vm, "shutdownGuest", user(ctx));
-        ctx.model.changed();
-      });
-      return none;
-    },
-  },
-  CreateSnapshot_Task: {
-    on: "VirtualMachine",
-    auth: true,
-    handler: (ctx, self, body) => {
-      const vm = vmOf(ctx, self);
-      const args = {
-        name: need(textOf(body, "name"), "name"),
-        description: textOf(body, "description") ?? "",
-        memory: need(boolOf(body, "memory"), "memory"),
-        quiesce: need(boolOf(body, "quiesce"), "quiesce"),
-      };
-      return task(
-        ctx,
-        vm,
-        "CreateSnapshot_Task",
-        "VirtualMachine.createSnapshot",
-        () => ops.createSnapshot(ctx.model, vm, args).ref,
-      );
-    },
-  },
-  RemoveSnapshot_Task: {
-    on: "VirtualMachineSnapshot",
-    auth: true,
-    handler: (ctx, self, body) => {
-      const snap = ctx.model.get(self);
-      if (!(snap instanceof SimSnapshot)) throw faults.managedObjectNotFound(self);
-      const removeChildren = need(boolOf(body, "removeChildren"), "removeChildren");
-      const consolidate = boolOf(body, "consolidate") ?? true;
-      return task(ctx, snap.vm, "RemoveSnapshot_Task", "vm.Snapshot.remove", () => {
-        if (!ctx.model.get(self)) throw faults.managedObjectNotFound(self);
-        ops.removeSnapshot(ctx.model, snap, removeChildren, consolidate);
-        return undefined;
-      });
-    },
-  },
-  ConsolidateVMDisks_Task: {
-    on: "VirtualMachine",
-    auth: true,
-    handler: (ctx, self) => {
-      const vm = vmOf(ctx, self);
-      return task(ctx, vm, "ConsolidateVMDisks_Task", "VirtualMachine.consolidateDisks", () => {
-        ops.consolidate(ctx.model, vm);
-        return undefined;
-      });
-    },
-  },
-  ReconfigVM_Task: {
-    on: "VirtualMachine",
-    auth: true,
-    handler: (ctx, self, body) => {
-      const vm = vmOf(ctx, self);
-      const spec = need(child(body, "spec"), "spec");
-      const modelled = new Set(["changeTrackingEnabled", "extraConfig"]);
-      const other = [...spec.children.keys()].filter((k) => !modelled.has(k));
-      const cbt = boolOf(spec, "changeTrackingEnabled");
-      const extra = childrenOf(spec, "extraConfig").map(
-        (o) => [textOf(o, "key") ?? "", textOf(o, "value") ?? ""] as const,
-      );
-      const echo = data("VirtualMachineConfigSpec", {
-        changeTrackingEnabled: cbt,
-        extraConfig: extra.map(([key, value]) =>
-          data("OptionValue", { key, value: new Typed("xsd:string", value) }),
-        ),
-      });
-      return task(ctx, vm, "ReconfigVM_Task", "VirtualMachine.reconfigure", () => {
-        if (other.length)
-          throw faults.notSupported(
-            `The simulator does not model VirtualMachineConfigSpec.${other.join(", ")}`,
-          );
-        ops.reconfigure(ctx.model, vm, { changeTrackingEnabled: cbt, extraConfig: extra }, echo, user(ctx));
-        return undefined;
-      });
-    },
-  },
-  Rename_Task: {
-    on: "VirtualMachine",
-    auth: true,
-    handler: (ctx, self, body) => {
-      const vm = vmOf(ctx, self);
-      const newName = need(textOf(body, "newName"), "newName");
-      return task(ctx, vm, "Rename_Task", "VirtualMachine.rename", () => {
-        ops.rename(ctx.model, vm, newName, user(ctx));
-        return undefined;
-      });
-    },
-  },
-  QueryChangedDiskAreas: {
-    on: "VirtualMachine",
-    auth: true,
-    handler: (ctx, self, body) => {
-      const vm = vmOf(ctx, self);
-      const snapRef = morefOf(child(body, "snapshot"));
-      let snap: SimSnapshot | undefined;
-      if (snapRef) {
-        const s = ctx.model.get(snapRef);
-        if (!(s instanceof SimSnapshot) || s.vm !== vm) throw faults.managedObjectNotFound(snapRef);
-        snap = s;
-      }
-      const deviceKey = Number(need(textOf(body, "deviceKey"), "deviceKey"));
-      const startOffset = Number(need(textOf(body, "startOffset"), "startOffset"));
-      const changeId = need(textOf(body, "changeId"), "changeId");
-      return {
-        type: "DiskChangeInfo",
-        value: ops.changedDiskAreas(ctx.model, vm, snap, deviceKey, startOffset, changeId),
-      };
-    },
-  },
+  ...VM_METHODS,
 };
 
 export function userSession(s: Session): DataObject {
@@ -464,5 +259,3 @@ export function receiverType(ctx: CallContext, self: MoRef): string | undefined 
   if (o instanceof Task) return "Task";
   return o.ref.type;
 }
-
-export { VimFault };

@@ -4,7 +4,7 @@
  * enter/modify/leave object updates with assign/remove property changes. With no change it waits
  * for the model to change, up to maxWaitSeconds (0: answer at once with nothing).
  */
-import type { CallContext } from "./methods.js";
+import type { CallContext } from "./method-support.js";
 import type { ManagedObject, Prop } from "./inventory.js";
 import { parseFilterSpec, retrieve, type FilterSpec } from "./property-collector.js";
 import { child, textOf, writeElement, type XNode } from "./soap-codec.js";
