@@ -31,6 +31,7 @@ const powerSchema = z.object({
 
 const toolsSchema = z.object({ state: z.enum(["running", "not-running", "not-installed"]) });
 const cbtResetSchema = z.object({ disk: z.number().int().optional() });
+const migrateSchema = z.object({ host: z.string().min(1) });
 
 class HttpError extends Error {
   constructor(
@@ -45,6 +46,7 @@ function summary(vm: VirtualMachine) {
   return {
     name: vm.name,
     moref: vm.ref.value,
+    host: vm.placement.host.name,
     power: vm.power,
     tools: vm.tools,
     cleanPowerOff: vm.cleanPowerOff ?? null,
@@ -169,6 +171,11 @@ export async function handleControl(
         const vm = vmNamed(parts[1]);
         vm.tools = (await body(toolsSchema)).state;
         model.changed();
+        return json(200, summary(vm));
+      }
+      case "POST /vms/:vm/migrate": {
+        const vm = vmNamed(parts[1]);
+        ops.migrate(model, vm, (await body(migrateSchema)).host, model.scenario.credentials.user);
         return json(200, summary(vm));
       }
       case "POST /vms/:vm/cbt-reset": {

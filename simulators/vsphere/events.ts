@@ -37,6 +37,7 @@ const MESSAGES: Record<string, (vm: string, host: string, dc: string) => string>
   VmResettingEvent: (vm, host, dc) => `${vm} on ${host} in ${dc} is reset`,
   VmReconfiguredEvent: (vm, host, dc) => `Reconfigured ${vm} on ${host} in ${dc}`,
   VmRenamedEvent: (vm, host, dc) => `Renamed ${vm} on ${host} in ${dc}`,
+  VmMigratedEvent: (vm, host, dc) => `Migration of virtual machine ${vm} to ${host} in ${dc} completed`,
 };
 
 export class EventLog {

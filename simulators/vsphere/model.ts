@@ -111,6 +111,15 @@ export class VsphereModel {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Every host with its compute resource and datacenter. */
+  hosts(): { host: HostSystem; compute: ComputeResource; datacenter: Datacenter }[] {
+    return this.datacenters.flatMap((datacenter) =>
+      datacenter.hostFolder.children
+        .filter((c): c is ComputeResource => c instanceof ComputeResource)
+        .flatMap((compute) => compute.hosts.map((host) => ({ host, compute, datacenter }))),
+    );
+  }
+
   vmByName(name: string): VirtualMachine | undefined {
     return this.vms.find((v) => v.name === name);
   }

@@ -818,6 +818,14 @@ export const VIM_TYPES: Readonly<Record<string, VimTypeInfo>> = {
     base: "VmEvent",
     fields: [],
   },
+  VmMigratedEvent: {
+    base: "VmEvent",
+    fields: [
+      ["sourceHost", "HostEventArgument", ""],
+      ["sourceDatacenter", "DatacenterEventArgument", "?"],
+      ["sourceDatastore", "DatastoreEventArgument", "?"],
+    ],
+  },
   VmPoweredOffEvent: {
     base: "VmEvent",
     fields: [],

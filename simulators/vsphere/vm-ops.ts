@@ -247,6 +247,29 @@ export function reconfigure(
   writeFileSync(join(vmHome(vm), `${vm.vmDir}.vmx`), vmxText(vm));
 }
 
+/** vMotion to another host of the same datacenter (the control API's "VM migrated mid-job"). */
+export function migrate(model: VsphereModel, vm: VirtualMachine, hostName: string, user: string): void {
+  const { datacenter, host: from } = vm.placement;
+  const target = model.hosts().find((h) => h.host.name === hostName && h.datacenter === datacenter);
+  if (!target) throw faults.notFound(`No host ${JSON.stringify(hostName)} in datacenter ${datacenter.name}`);
+  if (target.host === from) throw faults.invalidArgument("host", `VM ${vm.name} already runs on ${hostName}`);
+  const drop = <T>(list: T[], item: T) => list.splice(list.indexOf(item), 1);
+  drop(from.vms, vm);
+  drop(vm.placement.pool.vms, vm);
+  target.host.vms.push(vm);
+  target.compute.resourcePool.vms.push(vm);
+  vm.placement = {
+    ...vm.placement,
+    host: target.host,
+    compute: target.compute,
+    pool: target.compute.resourcePool,
+  };
+  model.events.postVm("VmMigratedEvent", vm, user, model.clock.now(), {
+    sourceHost: data("HostEventArgument", { name: from.name, host: from.ref }),
+  });
+  model.changed();
+}
+
 export function rename(model: VsphereModel, vm: VirtualMachine, newName: string, user: string): void {
   if (newName.length === 0 || newName.length > 80) throw faults.invalidName(newName);
   const clash = model.vms.find((v) => v !== vm && v.parent === vm.parent && v.name === newName);

@@ -94,7 +94,7 @@ export class VirtualMachine extends Entity {
     readonly biosUuid: string,
     readonly guestId: string,
     readonly guestFullName: string,
-    readonly placement: VmPlacement,
+    public placement: VmPlacement,
     init: { power: Power; tools: Tools; toolsVersionStatus: string; now: Date },
   ) {
     super(ref, name);

@@ -116,4 +116,21 @@ describe("vSphere simulator power operations and events", () => {
     assert.ok(all.length > 5);
     assert.equal(self.length, 0);
   });
+
+  it("moves a VM to another host mid-job through the control API: runtime.host changes, VmMigratedEvent", async () => {
+    const vm = await lab.vm("guest-off");
+    const before = (await lab.prop(vm, "runtime.host"))?.text;
+    const r = await lab.control("POST", "/vms/guest-off/migrate", { host: "esx-02" });
+    assert.equal(r.status, 200);
+    const after = (await lab.prop(vm, "runtime.host"))?.text;
+    assert.notEqual(after, before);
+    const [ev] = await lab.client.ok(
+      "QueryEvents",
+      EM,
+      `<filter><eventTypeId>VmMigratedEvent</eventTypeId></filter>`,
+    );
+    assert.equal(textAt(ev, "host", "name"), "esx-02");
+    assert.equal(textAt(ev, "sourceHost", "name"), "esx-01");
+    assert.equal((await lab.control("POST", "/vms/guest-off/migrate", { host: "nowhere" })).status, 409);
+  });
 });
