@@ -15,6 +15,8 @@ export {
   createDifferencingVhdx,
   openVhdxForWrite,
   mergeDifferencingVhdx,
+  describeVhdx,
+  type VhdxInfo,
   type MergeResult,
   VhdxWriter,
   type CreateVhdxOptions,
