@@ -6,6 +6,7 @@
 import type { ByteSource } from "../../domain/ports.js";
 import { ascii, u32, u64big } from "../bytes.js";
 import { diskError } from "../errors.js";
+import { readRanges } from "../read-ranges.js";
 import { GRAIN_PARENT, GRAIN_ZERO, GrainExtent, type GrainLocation } from "./grain-extent.js";
 import { SECTOR } from "./sparse-header.js";
 
@@ -18,6 +19,12 @@ function invalid(path: string, message: string, details: Record<string, unknown>
 /** Grain tables loaded on demand and cached, one directory entry at a time. */
 class TableCache<T> {
   readonly #tables = new Map<number, T>();
+  has(index: number): boolean {
+    return this.#tables.has(index);
+  }
+  set(index: number, table: T): void {
+    this.#tables.set(index, table);
+  }
   async get(index: number, load: () => Promise<T>): Promise<T> {
     const cached = this.#tables.get(index);
     if (cached !== undefined) return cached;
@@ -68,6 +75,24 @@ export class CowdExtent extends GrainExtent {
       gd[i] = gt;
     }
     return new CowdExtent(source, path, sectors * SECTOR, grainSectors, gd);
+  }
+
+  protected override async preloadTables(signal?: AbortSignal): Promise<void> {
+    const wanted = [...this.#gd.entries()].filter(([i, s]) => s !== 0 && !this.#tables.has(i));
+    const got = await readRanges(
+      this.source,
+      wanted.map(([, s]) => ({ offset: s * SECTOR, length: COWD_GTES * 4 })),
+      { signal },
+    );
+    for (const [i, s] of wanted) {
+      const bytes = got.get(s * SECTOR) as Uint8Array;
+      this.#tables.set(
+        i,
+        Uint32Array.from({ length: COWD_GTES }, (_, k) =>
+          k * 4 + 4 <= bytes.length ? u32(bytes, k * 4) : 0,
+        ),
+      );
+    }
   }
 
   async locate(grain: number, signal?: AbortSignal): Promise<GrainLocation> {
@@ -156,6 +181,35 @@ export class SeSparseExtent extends GrainExtent {
       num(18, "grain tables offset") * SECTOR,
       num(24, "grains offset") * SECTOR,
     );
+  }
+
+  #tableOffset(index: number): number | undefined {
+    const dir = this.#gd[index] ?? 0n;
+    if (dir === 0n) return undefined;
+    if (dir >> 32n !== 0x10000000n)
+      throw invalid(this.path, `directory entry ${index} is 0x${dir.toString(16)}`);
+    return this.#tablesOffset + Number(dir & 0xffffffffn) * SE_GTES * 8;
+  }
+
+  protected override async preloadTables(signal?: AbortSignal): Promise<void> {
+    const wanted: [number, number][] = [];
+    for (let i = 0; i < this.#gd.length; i++) {
+      const at = this.#tableOffset(i);
+      if (at !== undefined && !this.#tables.has(i)) wanted.push([i, at]);
+    }
+    const got = await readRanges(
+      this.source,
+      wanted.map(([, at]) => ({ offset: at, length: SE_GTES * 8 })),
+      { signal },
+    );
+    for (const [i, at] of wanted) {
+      const bytes = got.get(at) as Uint8Array;
+      if (bytes.length < SE_GTES * 8) throw invalid(this.path, `grain table ${i} runs past the file end`);
+      this.#tables.set(
+        i,
+        BigUint64Array.from({ length: SE_GTES }, (_, k) => u64big(bytes, k * 8)),
+      );
+    }
   }
 
   async locate(grain: number, signal?: AbortSignal): Promise<GrainLocation> {

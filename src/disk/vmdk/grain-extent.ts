@@ -39,6 +39,9 @@ export abstract class GrainExtent {
     return false;
   }
 
+  /** Loads every grain table in few large reads (allocated() would otherwise fetch them one by one). */
+  protected async preloadTables(_signal?: AbortSignal): Promise<void> {}
+
   protected readCompressed(_grain: number, _location: number, _signal?: AbortSignal): Promise<Uint8Array> {
     throw new Error("not a compressed extent");
   }
@@ -108,6 +111,7 @@ export abstract class GrainExtent {
 
   /** Extents (relative to the extent's start) that may hold data, the parent's shown areas included. */
   async allocated(signal?: AbortSignal, parentMap?: readonly Extent[]): Promise<Extent[]> {
+    await this.preloadTables(signal);
     const own = new ExtentList();
     const holes = new ExtentList();
     const grains = Math.ceil(this.capacity / this.grainBytes);

@@ -7,6 +7,7 @@ import { inflate as inflateCb } from "node:zlib";
 import type { ByteSource } from "../../domain/ports.js";
 import { u32, u64big } from "../bytes.js";
 import { diskError } from "../errors.js";
+import { readRanges } from "../read-ranges.js";
 import { GRAIN_PARENT, GRAIN_ZERO, GrainExtent, type GrainLocation } from "./grain-extent.js";
 import {
   decodeSparseHeader,
@@ -59,16 +60,27 @@ export class SparseExtent extends GrainExtent {
     return this.#compressed;
   }
 
+  protected override async preloadTables(signal?: AbortSignal): Promise<void> {
+    const bytes = this.header.numGTEsPerGT * 4;
+    const wanted = [...this.#gd.entries()].filter(([i, s]) => s !== 0 && !this.#tables.has(i));
+    const got = await readRanges(
+      this.source,
+      wanted.map(([, s]) => ({ offset: s * SECTOR, length: bytes })),
+      { signal },
+    );
+    for (const [i, s] of wanted)
+      this.#tables.set(i, decodeTable(got.get(s * SECTOR), this.header.numGTEsPerGT));
+  }
+
   async #table(index: number, signal?: AbortSignal): Promise<Uint32Array> {
     const cached = this.#tables.get(index);
     if (cached !== undefined) return cached;
     const n = this.header.numGTEsPerGT;
-    const table = new Uint32Array(n);
     const sector = this.#gd[index] ?? 0;
-    if (sector !== 0) {
-      const bytes = await this.source.read(sector * SECTOR, n * 4, signal);
-      for (let i = 0; i < n; i++) table[i] = u32(bytes, i * 4);
-    }
+    const table =
+      sector === 0
+        ? new Uint32Array(n)
+        : decodeTable(await this.source.read(sector * SECTOR, n * 4, signal), n);
     this.#tables.set(index, table);
     return table;
   }
@@ -113,6 +125,13 @@ export class SparseExtent extends GrainExtent {
     this.#lastGrain = { index: grain, bytes: inflated };
     return inflated;
   }
+}
+
+function decodeTable(bytes: Uint8Array | undefined, entries: number): Uint32Array {
+  const table = new Uint32Array(entries);
+  if (bytes !== undefined)
+    for (let i = 0; i < entries && i * 4 + 4 <= bytes.length; i++) table[i] = u32(bytes, i * 4);
+  return table;
 }
 
 /** streamOptimized: the footer (a copy of the header with the real gdOffset) sits before the EOS marker. */
