@@ -100,6 +100,15 @@ describe("VMDK reader on hostile and damaged files", () => {
     await assert.rejects(openDiskImage(file), rejectsWith("VMDK_DELTA_UNSUPPORTED"));
   });
 
+  it("refuses a descriptor that names itself as its parent (a cycle) instead of recursing forever", async () => {
+    const file = join(dir, "self.vmdk");
+    await writeFile(
+      file,
+      `# Disk DescriptorFile\nversion=1\nCID=0badf00d\nparentCID=0badf00d\nparentFileNameHint="self.vmdk"\ncreateType="twoGbMaxExtentSparse"\nRW 4096 SPARSE "sparse.vmdk"\n`,
+    );
+    await assert.rejects(openDiskImage(file, { maxChainDepth: 8 }), rejectsWith("VMDK_DESCRIPTOR_INVALID"));
+  });
+
   it("reads a valid descriptor with a ZERO extent and a flat extent", async () => {
     const file = join(dir, "zero-flat.vmdk");
     await writeFile(join(dir, "data-flat.vmdk"), noise(MiB, 4));
