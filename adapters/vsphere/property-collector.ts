@@ -6,7 +6,8 @@
 import type { VimClient } from "./client.js";
 import { vsphereError } from "./errors.js";
 import { parseAnswer, retrieveResultSchema, type ObjectContent } from "./parse.js";
-import type { Plain } from "./soap/decode.js";
+import type { Plain, PlainObject } from "./soap/decode.js";
+import { faultError, taskFault } from "./soap/fault.js";
 import type { MoRef, SoapObject } from "./soap/envelope.js";
 
 export interface RetrieveOptions {
@@ -38,15 +39,50 @@ export async function readProperties(
       },
     );
   }
+  const missing = content.missingSet[0];
+  if (missing !== undefined) {
+    const parsed = taskFault({
+      fault: missing.fault.fault as PlainObject,
+      localizedMessage: missing.fault.localizedMessage,
+    });
+    throw faultError(parsed, `Reading property ${missing.path}`, `${obj.type} ${obj.value}`);
+  }
   for (const p of content.propSet) out.set(p.name, p.val as Plain);
   return out;
 }
 
-/** Every object answered for `specSet`, following continuation tokens. */
+/**
+ * Every object answered for `specSet`, following continuation tokens. Some servers (vcsim) report an
+ * expired session per property (`missingSet` with NotAuthenticated) instead of a SOAP fault: that
+ * is turned into the same re-login once, then VSPHERE_NOT_AUTHENTICATED.
+ */
 export async function retrieveAll(
   client: VimClient,
   specSet: readonly SoapObject[],
   options: RetrieveOptions = {},
+): Promise<ObjectContent[]> {
+  const first = await retrievePages(client, specSet, options);
+  if (!first.some(unauthenticated)) return first;
+  await client.relogin(options.signal);
+  const again = await retrievePages(client, specSet, options);
+  const stale = again.find(unauthenticated);
+  if (stale !== undefined) {
+    throw vsphereError(
+      "VSPHERE_NOT_AUTHENTICATED",
+      `Reading ${stale.obj.type} ${stale.obj.value} is refused: not authenticated after logging in again`,
+    );
+  }
+  return again;
+}
+
+function unauthenticated(c: ObjectContent): boolean {
+  return c.missingSet.some((m) => m.fault.fault._type === "NotAuthenticated");
+}
+
+async function retrievePages(
+  client: VimClient,
+  specSet: readonly SoapObject[],
+  options: RetrieveOptions,
 ): Promise<ObjectContent[]> {
   const pc = client.content.propertyCollector;
   const call = { signal: options.signal, target: "PropertyCollector" };
