@@ -76,6 +76,8 @@ export class VimClient {
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   #content: ServiceContent | undefined;
   #login: Promise<void> | undefined;
+  /** Incremented at each Login, so concurrent calls failing on one expired session log in once. */
+  #generation = 0;
 
   constructor(options: VimClientOptions) {
     this.#o = options;
@@ -116,9 +118,15 @@ export class VimClient {
     );
   }
 
-  /** Logs in again (session expired); concurrent callers share one Login. */
-  relogin(signal?: AbortSignal): Promise<void> {
-    return this.#relogin(signal);
+  /** The current session generation (incremented by each Login); pass it back to `relogin`. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Logs in again unless someone already did since `seen` (concurrent callers share one Login). */
+  async relogin(signal?: AbortSignal, seen = this.#generation): Promise<void> {
+    if (seen !== this.#generation && this.#login === undefined) return;
+    await this.#relogin(signal);
   }
 
   async #relogin(signal?: AbortSignal): Promise<void> {
@@ -134,6 +142,7 @@ export class VimClient {
           "VSPHERE_BAD_ANSWER",
           `Login to ${this.#o.transport.origin} set no ${SESSION_COOKIE} cookie`,
         );
+      this.#generation++;
     })().finally(() => (this.#login = undefined));
     return this.#login;
   }
@@ -146,13 +155,17 @@ export class VimClient {
   ): Promise<XmlElement[]> {
     let relogged = false;
     for (let attempt = 1; ; attempt++) {
+      const generation = this.#generation;
       try {
         return await this.#callOnce(method, args, options);
       } catch (err) {
         if (isSnapvisorError(err, "VSPHERE_NOT_AUTHENTICATED") && !relogged && method !== "Login") {
           relogged = true;
-          this.#o.logger.info({ method }, "vSphere session expired; logging in again");
-          await this.#relogin(options.signal);
+          // Another call may already have logged in again since this one was sent.
+          if (generation === this.#generation || this.#login !== undefined) {
+            this.#o.logger.info({ method }, "vSphere session expired; logging in again");
+            await this.#relogin(options.signal);
+          }
           attempt--;
           continue;
         }

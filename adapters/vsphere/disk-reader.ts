@@ -71,9 +71,10 @@ export class FolderFetcher implements ExtentFetcher {
       maxBytes,
       signal,
     };
+    const generation = this.#client.generation;
     let res = await this.#transport.request(req);
     if (res.status === 401) {
-      await this.#client.relogin(signal);
+      await this.#client.relogin(signal, generation);
       res = await this.#transport.request(req);
     }
     const where = `[${file.datastore}] ${file.path}`;

@@ -61,9 +61,10 @@ export async function retrieveAll(
   specSet: readonly SoapObject[],
   options: RetrieveOptions = {},
 ): Promise<ObjectContent[]> {
+  const generation = client.generation;
   const first = await retrievePages(client, specSet, options);
   if (!first.some(unauthenticated)) return first;
-  await client.relogin(options.signal);
+  await client.relogin(options.signal, generation);
   const again = await retrievePages(client, specSet, options);
   const stale = again.find(unauthenticated);
   if (stale !== undefined) {
@@ -95,7 +96,7 @@ async function retrievePages(
     },
     call,
   );
-  if (first === undefined) return [];
+  if (first === undefined || first === "") return [];
   let page = parseAnswer(retrieveResultSchema, first, "RetrievePropertiesEx");
   const out: ObjectContent[] = [...page.objects];
   try {
