@@ -6,11 +6,12 @@
  * error, never silently wrong data.
  */
 import type PQueue from "p-queue";
-import type { DiskSource } from "../../src/domain/ports.js";
+import { isSnapvisorError } from "../../src/domain/errors.js";
+import type { ByteSource, DiskSource } from "../../src/domain/ports.js";
+import { openVmdkSource } from "../../src/disk/index.js";
 import type { VimClient } from "./client.js";
 import { throwIfAborted, vsphereError } from "./errors.js";
 import type { HttpsTransport } from "./soap/transport.js";
-import { flatExtents, parseDescriptor } from "./vmdk-descriptor.js";
 
 export interface DatastorePath {
   readonly datastore: string;
@@ -29,17 +30,9 @@ export function parseDatastorePath(value: string): DatastorePath {
   return { datastore: m[1] ?? "", path: m[2] ?? "" };
 }
 
-/** A sibling file of `of` (descriptor extents are relative to the descriptor's folder). */
-export function sibling(of: DatastorePath, file: string): DatastorePath {
-  if (file.startsWith("/"))
-    throw vsphereError("VSPHERE_DISK_UNSUPPORTED", `Extent "${file}" of ${of.path} is an absolute path`);
-  const dir = of.path.includes("/") ? of.path.slice(0, of.path.lastIndexOf("/") + 1) : "";
-  return { datastore: of.datastore, path: `${dir}${file}` };
-}
-
 export interface ExtentFetcher {
-  /** Whole small file as text (descriptors). */
-  readText(file: DatastorePath, maxBytes: number, signal?: AbortSignal): Promise<string>;
+  /** Size of a datastore file in bytes. */
+  size(file: DatastorePath, signal?: AbortSignal): Promise<number>;
   /** Exactly `length` bytes at `offset`. */
   readRange(file: DatastorePath, offset: number, length: number, signal?: AbortSignal): Promise<Buffer>;
   close(): Promise<void>;
@@ -63,7 +56,13 @@ export class FolderFetcher implements ExtentFetcher {
     this.#datacenter = datacenter;
   }
 
-  async #get(file: DatastorePath, headers: Record<string, string>, maxBytes: number, signal?: AbortSignal) {
+  async #get(
+    file: DatastorePath,
+    headers: Record<string, string>,
+    maxBytes: number,
+    signal?: AbortSignal,
+    allow416 = false,
+  ) {
     const req = {
       method: "GET" as const,
       path: folderUrl(file, this.#datacenter),
@@ -88,7 +87,7 @@ export class FolderFetcher implements ExtentFetcher {
         "VSPHERE_NO_PERMISSION",
         `Reading ${where} over /folder was refused: HTTP ${res.status}`,
       );
-    if (res.status !== 200 && res.status !== 206) {
+    if (res.status !== 200 && res.status !== 206 && !(allow416 && res.status === 416)) {
       throw vsphereError("VSPHERE_READ_FAILED", `Reading ${where} over /folder answered HTTP ${res.status}`, {
         retryable: res.status >= 500,
         details: { status: res.status },
@@ -97,9 +96,20 @@ export class FolderFetcher implements ExtentFetcher {
     return res;
   }
 
-  async readText(file: DatastorePath, maxBytes: number, signal?: AbortSignal): Promise<string> {
-    const res = await this.#get(file, {}, maxBytes, signal);
-    return res.body.toString("utf8");
+  /** A one-byte ranged GET: the total is in Content-Range (206), Content-Length (200) or `bytes *\/N` (416). */
+  async size(file: DatastorePath, signal?: AbortSignal): Promise<number> {
+    const res = await this.#get(file, { Range: "bytes=0-0" }, 1, signal, true);
+    const total =
+      res.status === 200
+        ? Number(res.headers["content-length"])
+        : contentRangeTotal(String(res.headers["content-range"] ?? ""));
+    if (total === undefined || !Number.isSafeInteger(total) || total < 0) {
+      throw vsphereError(
+        "VSPHERE_READ_FAILED",
+        `Cannot tell the size of [${file.datastore}] ${file.path}: HTTP ${res.status}, Content-Range "${String(res.headers["content-range"] ?? "")}"`,
+      );
+    }
+    return total;
   }
 
   async readRange(
@@ -129,12 +139,10 @@ export class FolderFetcher implements ExtentFetcher {
   async close(): Promise<void> {}
 }
 
-interface Piece {
-  readonly start: number;
-  readonly length: number;
-  /** undefined = ZERO extent. */
-  readonly file: DatastorePath | undefined;
-  readonly fileOffset: number;
+/** Total size from `bytes a-b/N` or `bytes *\/N` (pure); undefined when absent or `*`. */
+export function contentRangeTotal(header: string): number | undefined {
+  const m = /^bytes (?:\d+-\d+|\*)\/(\d+)$/.exec(header.trim());
+  return m === null ? undefined : Number(m[1]);
 }
 
 export interface OpenDiskOptions {
@@ -144,83 +152,93 @@ export interface OpenDiskOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Opens the disk whose descriptor is `descriptor` as a DiskSource of `capacity` bytes. */
-export async function openFlatDisk(
+/** One datastore file as a ByteSource: reads clamp at its end and go through the host's queue. */
+export class RemoteByteSource implements ByteSource {
+  readonly size: number;
+  readonly #fetcher: ExtentFetcher;
+  readonly #file: DatastorePath;
+  readonly #o: OpenDiskOptions;
+
+  constructor(fetcher: ExtentFetcher, file: DatastorePath, size: number, options: OpenDiskOptions) {
+    this.#fetcher = fetcher;
+    this.#file = file;
+    this.size = size;
+    this.#o = options;
+  }
+
+  async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const sig = signal ?? this.#o.signal;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
+      throw vsphereError(
+        "VSPHERE_INVALID_ARGUMENT",
+        `Read of ${length} bytes at ${offset} of [${this.#file.datastore}] ${this.#file.path} is invalid`,
+      );
+    const total = Math.max(0, Math.min(length, this.size - offset));
+    const out = new Uint8Array(total);
+    const jobs: Promise<void>[] = [];
+    for (let done = 0; done < total; done += this.#o.maxFetch) {
+      const at = done;
+      const n = Math.min(this.#o.maxFetch, total - done);
+      jobs.push(
+        this.#o.queue.add(async () => {
+          throwIfAborted(sig, "disk read");
+          out.set(await this.#fetcher.readRange(this.#file, offset + at, n, sig), at);
+        }),
+      );
+    }
+    await Promise.all(jobs);
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}
+
+const DISK_FORMAT_CODES = [
+  "VMDK_DELTA_UNSUPPORTED",
+  "DISK_FORMAT_UNSUPPORTED",
+  "VMDK_DESCRIPTOR_INVALID",
+  "VMDK_EXTENT_INVALID",
+  "VMDK_SPARSE_INVALID",
+];
+
+/**
+ * Opens the VMDK whose descriptor is `descriptor` (the snapshot's disk backing) with the shared VMDK
+ * code (src/disk/vmdk), every file read as a RemoteByteSource. ESXi deltas of user snapshots are
+ * refused there; the refusal becomes VSPHERE_DISK_UNSUPPORTED with the reason kept.
+ */
+export async function openSnapshotDisk(
   fetcher: ExtentFetcher,
   descriptor: DatastorePath,
   capacity: number,
   options: OpenDiskOptions,
 ): Promise<DiskSource> {
   const where = `[${descriptor.datastore}] ${descriptor.path}`;
-  const text = await fetcher.readText(descriptor, 64 * 1024, options.signal);
-  const extents = flatExtents(parseDescriptor(text, where), where);
-  const pieces: Piece[] = [];
-  let at = 0;
-  for (const e of extents) {
-    const length = e.sectors * 512;
-    pieces.push({
-      start: at,
-      length,
-      file: e.type === "ZERO" ? undefined : sibling(descriptor, e.file),
-      fileOffset: e.offset * 512,
+  const openFile = async (path: string, signal?: AbortSignal): Promise<ByteSource> => {
+    const file = { datastore: descriptor.datastore, path: path.replace(/^\//, "") };
+    return new RemoteByteSource(fetcher, file, await fetcher.size(file, signal), options);
+  };
+  let disk: DiskSource;
+  try {
+    const first = await openFile(`/${descriptor.path}`, options.signal);
+    disk = await openVmdkSource(first, `/${descriptor.path}`, {
+      openFile,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
-    at += length;
+  } catch (err) {
+    if (isSnapvisorError(err, ...DISK_FORMAT_CODES)) {
+      throw vsphereError("VSPHERE_DISK_UNSUPPORTED", `Cannot read ${where}: ${err.message}`, {
+        cause: err,
+        details: { diskCode: err.code },
+      });
+    }
+    throw err;
   }
-  if (at < capacity)
+  if (disk.capacity < capacity) {
+    await disk.close();
     throw vsphereError(
       "VSPHERE_DISK_UNSUPPORTED",
-      `${where} describes ${at} bytes, less than the disk capacity ${capacity}`,
+      `${where} holds ${disk.capacity} bytes, less than the disk capacity ${capacity}`,
     );
-  return new FlatDiskSource(fetcher, pieces, capacity, options);
-}
-
-class FlatDiskSource implements DiskSource {
-  readonly capacity: number;
-  readonly #fetcher: ExtentFetcher;
-  readonly #pieces: readonly Piece[];
-  readonly #o: OpenDiskOptions;
-
-  constructor(fetcher: ExtentFetcher, pieces: readonly Piece[], capacity: number, options: OpenDiskOptions) {
-    this.#fetcher = fetcher;
-    this.#pieces = pieces;
-    this.capacity = capacity;
-    this.#o = options;
   }
-
-  async read(target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.capacity)
-      throw vsphereError(
-        "VSPHERE_INVALID_ARGUMENT",
-        `Read at ${offset} is outside the disk (capacity ${this.capacity})`,
-      );
-    const total = Math.min(target.length, this.capacity - offset);
-    const jobs: Promise<void>[] = [];
-    for (let done = 0; done < total;) {
-      const pos = offset + done;
-      const piece = this.#pieces.find((p) => pos >= p.start && pos < p.start + p.length);
-      if (piece === undefined)
-        throw vsphereError("VSPHERE_READ_FAILED", `No extent covers disk offset ${pos}`);
-      const n = Math.min(total - done, piece.start + piece.length - pos, this.#o.maxFetch);
-      const into = done;
-      if (piece.file === undefined) target.fill(0, into, into + n);
-      else {
-        const file = piece.file;
-        const fileOffset = piece.fileOffset + (pos - piece.start);
-        jobs.push(
-          this.#o.queue.add(async () => {
-            throwIfAborted(signal ?? this.#o.signal, "disk read");
-            const bytes = await this.#fetcher.readRange(file, fileOffset, n, signal ?? this.#o.signal);
-            target.set(bytes, into);
-          }),
-        );
-      }
-      done += n;
-    }
-    await Promise.all(jobs);
-    return total;
-  }
-
-  async close(): Promise<void> {
-    await this.#fetcher.close();
-  }
+  return disk;
 }

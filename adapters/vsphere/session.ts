@@ -17,7 +17,7 @@ import type { Clock, DiskSource, Logger } from "../../src/domain/ports.js";
 import { changedAreas, enableCbt } from "./cbt.js";
 import type { VimClient } from "./client.js";
 import type { VsphereConfig } from "./config.js";
-import { FolderFetcher, openFlatDisk, parseDatastorePath, type ExtentFetcher } from "./disk-reader.js";
+import { FolderFetcher, openSnapshotDisk, parseDatastorePath, type ExtentFetcher } from "./disk-reader.js";
 import { vsphereError } from "./errors.js";
 import { readInventory, readTables, type InventoryTables } from "./inventory.js";
 import { arr, parseAnswer, virtualDeviceSchema } from "./parse.js";
@@ -140,7 +140,7 @@ export class VsphereSession implements HypervisorSession {
     const fetcher = await this.#fetcherFor(backing.datastore?.value, file.datastore, vm, signal);
     const queueKey =
       this.#d.config.reader.kind === "ssh" ? `ssh:${vm.host}` : this.#d.client.transport.origin;
-    return openFlatDisk(fetcher, file, disk.capacity, {
+    return openSnapshotDisk(fetcher, file, disk.capacity, {
       queue: this.#queue(queueKey),
       maxFetch: this.#d.config.maxFetchBytes,
       signal,

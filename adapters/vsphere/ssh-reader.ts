@@ -1,6 +1,6 @@
 /**
- * Alternative data path: read datastore files over SSH to the ESXi shell (ssh2), with `cat` for
- * descriptors and `dd` on block-aligned windows for ranges. The host key must match the configured
+ * Alternative data path: read datastore files over SSH to the ESXi shell (ssh2), with `stat` for
+ * sizes and `dd` on block-aligned windows for ranges. The host key must match the configured
  * SHA-256 fingerprint (no trust on first use). Paths are single-quoted for the shell; the command
  * text is built by `ddCommand`/`catCommand` (pure) and checked for exact output length.
  */
@@ -46,8 +46,9 @@ export function ddCommand(
   };
 }
 
-export function catCommand(path: string, maxBytes: number): string {
-  return `head -c ${maxBytes} ${shellQuote(path)}`;
+/** Size in bytes of one file (busybox and GNU stat agree on `-c %s`). */
+export function statCommand(path: string): string {
+  return `stat -c %s ${shellQuote(path)}`;
 }
 
 /** OpenSSH-style `SHA256:base64` (padding dropped) or hex -> comparable forms of one key (pure). */
@@ -167,10 +168,17 @@ export class SshFetcher implements ExtentFetcher {
     });
   }
 
-  async readText(file: DatastorePath, maxBytes: number, signal?: AbortSignal): Promise<string> {
-    return (await this.#exec(catCommand(volumePath(file, this.#root), maxBytes), maxBytes, signal)).toString(
-      "utf8",
-    );
+  async size(file: DatastorePath, signal?: AbortSignal): Promise<number> {
+    const out = (await this.#exec(statCommand(volumePath(file, this.#root)), 64, signal))
+      .toString("utf8")
+      .trim();
+    if (!/^\d{1,16}$/.test(out)) {
+      throw vsphereError(
+        "VSPHERE_READ_FAILED",
+        `stat of [${file.datastore}] ${file.path} on ${this.#host} answered ${JSON.stringify(out)}`,
+      );
+    }
+    return Number(out);
   }
 
   async readRange(
