@@ -534,3 +534,62 @@ describe("session and inventory against a scripted vCenter", () => {
     );
   });
 });
+
+describe("tasks against a scripted vCenter", () => {
+  function slowTasks() {
+    return (call: RecordedCall): Answer | undefined => {
+      if (call.method === "CreateSnapshot_Task")
+        return { xml: `<returnval type="Task">task-slow</returnval>` };
+      if (call.method === "CancelTask") return { xml: "" };
+      if (call.method === "RetrievePropertiesEx")
+        return {
+          xml: objectContent("Task", "task-slow", {
+            info: taskInfo("task-slow", "running", "<progress>10</progress>"),
+          }),
+        };
+      return undefined;
+    };
+  }
+
+  test("a task that outlives taskTimeoutMs on the injected clock is cancelled and fails with VSPHERE_TASK_TIMEOUT", async () => {
+    server = await startReplayServer(slowTasks());
+    let t = 0;
+    session = await connectVsphere(
+      { url: server.url, username: "u", password: "pw", tls: { caFile: CA_FILE }, taskTimeoutMs: 60_000 },
+      { clock: { now: () => new Date((t += 20_000)) }, sleep: async () => {} },
+    );
+    await assert.rejects(
+      session.createSnapshot(vm(), {
+        jobId: "slow",
+        expected: "crash",
+        policy: "crash-only",
+        quiesceAttempts: 1,
+      }),
+      (e) => isSnapvisorError(e, "VSPHERE_TASK_TIMEOUT") && /task-slow is running/.test(e.message),
+    );
+    assert.equal(calls("CancelTask").length, 1);
+  });
+
+  test("an aborted wait cancels the task and fails with VSPHERE_ABORTED", async () => {
+    server = await startReplayServer(slowTasks());
+    const controller = new AbortController();
+    session = await connectVsphere(
+      { url: server.url, username: "u", password: "pw", tls: { caFile: CA_FILE } },
+      {
+        clock: { now: () => new Date(0) },
+        sleep: async () => {
+          controller.abort(new Error("job cancelled"));
+        },
+      },
+    );
+    await assert.rejects(
+      session.createSnapshot(
+        vm(),
+        { jobId: "abort", expected: "crash", policy: "crash-only", quiesceAttempts: 1 },
+        controller.signal,
+      ),
+      (e) => isSnapvisorError(e, "VSPHERE_ABORTED"),
+    );
+    assert.equal(calls("CancelTask").length, 1);
+  });
+});
