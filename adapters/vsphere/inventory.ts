@@ -22,7 +22,7 @@ import {
   type ObjectContent,
   type SnapshotTree,
 } from "./parse.js";
-import { retrieveFromView } from "./property-collector.js";
+import { retrieveFromView, type TypePaths } from "./property-collector.js";
 import { decideShutdown, queryPowerEvents, type ShutdownEvidence } from "./shutdown.js";
 
 export const VM_PATHS = [
@@ -175,24 +175,28 @@ export function toVmInfo(
   };
 }
 
-export async function readTables(client: VimClient, signal?: AbortSignal): Promise<InventoryTables> {
-  const opts = { signal };
-  const [hosts, clusters, datastores, datacenters] = await Promise.all([
-    retrieveFromView(client, "HostSystem", ["name", "parent"], opts),
-    retrieveFromView(client, "ClusterComputeResource", ["name"], opts),
-    retrieveFromView(client, "Datastore", ["name"], opts),
-    retrieveFromView(client, "Datacenter", ["name", "datastore"], opts),
-  ]);
-  const clusterNames = new Map(clusters.map((c) => [c.obj.value, String(propsOf(c).name)]));
+const TABLE_SPECS: readonly TypePaths[] = [
+  { type: "HostSystem", paths: ["name", "parent"] },
+  { type: "ClusterComputeResource", paths: ["name"] },
+  { type: "Datastore", paths: ["name"] },
+  { type: "Datacenter", paths: ["name", "datastore"] },
+];
+
+/** Lookup tables from the host, cluster, datastore and datacenter objects of one retrieval (pure). */
+export function tablesOf(contents: readonly ObjectContent[]): InventoryTables {
+  const of = (type: string) => contents.filter((c) => c.obj.type === type);
+  const clusterNames = new Map(
+    of("ClusterComputeResource").map((c) => [c.obj.value, String(propsOf(c).name)]),
+  );
   const dcOf = new Map<string, string>();
-  for (const dc of datacenters) {
+  for (const dc of of("Datacenter")) {
     const props = propsOf(dc);
     for (const ds of parseAnswer(arr(moref), props.datastore as never, "Datacenter.datastore"))
       dcOf.set(ds.value, String(props.name));
   }
   return {
     hosts: new Map(
-      hosts.map((h) => {
+      of("HostSystem").map((h) => {
         const props = propsOf(h);
         const parent = parseAnswer(moref.optional(), props.parent as never, "HostSystem.parent");
         return [
@@ -204,9 +208,13 @@ export async function readTables(client: VimClient, signal?: AbortSignal): Promi
         ];
       }),
     ),
-    datastores: new Map(datastores.map((d) => [d.obj.value, String(propsOf(d).name)])),
+    datastores: new Map(of("Datastore").map((d) => [d.obj.value, String(propsOf(d).name)])),
     datacenterOf: dcOf,
   };
+}
+
+export async function readTables(client: VimClient, signal?: AbortSignal): Promise<InventoryTables> {
+  return tablesOf(await retrieveFromView(client, TABLE_SPECS, { signal }));
 }
 
 export interface InventoryOptions {
@@ -224,12 +232,17 @@ export interface InventoryResult {
 
 export async function readInventory(client: VimClient, options: InventoryOptions): Promise<InventoryResult> {
   const { signal } = options;
-  const [tables, contents] = await Promise.all([
-    readTables(client, signal),
-    retrieveFromView(client, "VirtualMachine", VM_PATHS, { signal, pageSize: options.pageSize }),
-  ]);
+  const contents = await retrieveFromView(
+    client,
+    [{ type: "VirtualMachine", paths: VM_PATHS }, ...TABLE_SPECS],
+    {
+      signal,
+      pageSize: options.pageSize,
+    },
+  );
+  const tables = tablesOf(contents);
   const props = new Map<string, VmProps>();
-  for (const c of contents)
+  for (const c of contents.filter((o) => o.obj.type === "VirtualMachine"))
     props.set(c.obj.value, parseAnswer(vmPropsSchema, propsOf(c) as never, `properties of ${c.obj.value}`));
   const queue = new PQueue({ concurrency: options.eventConcurrency });
   const vms = await Promise.all(

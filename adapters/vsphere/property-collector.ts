@@ -120,24 +120,32 @@ async function retrievePages(
   return out;
 }
 
-/** Properties of every object of `type` in the inventory, through a recursive container view. */
+export interface TypePaths {
+  readonly type: string;
+  readonly paths: readonly string[];
+}
+
+/**
+ * Properties of every object of the given types in the inventory, through one recursive container
+ * view and one paged RetrievePropertiesEx (a PropertySpec per type): three round trips plus one per
+ * page, whatever the inventory size. Objects come back mixed; callers group by `obj.type`.
+ */
 export async function retrieveFromView(
   client: VimClient,
-  type: string,
-  paths: readonly string[],
+  specs: readonly TypePaths[],
   options: RetrieveOptions = {},
 ): Promise<ObjectContent[]> {
   const { viewManager, rootFolder } = client.content;
   const [viewEl] = await client.call(
     "CreateContainerView",
-    { _this: viewManager, container: rootFolder, type: [type], recursive: true },
+    { _this: viewManager, container: rootFolder, type: specs.map((s) => s.type), recursive: true },
     { signal: options.signal },
   );
   const view: MoRef = { type: "ContainerView", value: viewEl?.text ?? "" };
   try {
     const spec: SoapObject = {
       _type: "PropertyFilterSpec",
-      propSet: [{ _type: "PropertySpec", type, pathSet: [...paths] }],
+      propSet: specs.map((s) => ({ _type: "PropertySpec", type: s.type, pathSet: [...s.paths] })),
       objectSet: [
         {
           _type: "ObjectSpec",

@@ -67,6 +67,9 @@ function resolve(qname: string, scope: ReadonlyMap<string, string>, isAttr: bool
 }
 
 const ATTR = /\s*([^\s=/>]+)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')/y;
+const TAG_NAME = /<([^\s/>]+)/y;
+const TAG_CLOSE = /\s*(\/?)>/y;
+const NO_ATTRS: ReadonlyMap<string, string> = new Map();
 
 /** Parses one XML document into its root element. */
 export function parseXml(text: string): XmlElement {
@@ -80,7 +83,7 @@ export function parseXml(text: string): XmlElement {
       const top = stack[stack.length - 1];
       if (top === undefined) {
         if (chunk.trim() !== "") bad("text outside the root element", pos);
-      } else top.text += decodeRefs(chunk.replace(/\r\n?/g, "\n"), pos);
+      } else top.text += decodeRefs(chunk.includes("\r") ? chunk.replace(/\r\n?/g, "\n") : chunk, pos);
     }
     if (lt < 0) break;
     pos = lt;
@@ -121,42 +124,46 @@ export function parseXml(text: string): XmlElement {
 }
 
 function openTag(text: string, start: number, stack: XmlElement[], onRoot: (el: XmlElement) => void) {
-  const nameMatch = /<([^\s/>]+)/y;
-  nameMatch.lastIndex = start;
-  const m = nameMatch.exec(text);
+  TAG_NAME.lastIndex = start;
+  const m = TAG_NAME.exec(text);
   if (m === null) bad("invalid start tag", start);
   const qname = m[1] ?? "";
-  let pos = nameMatch.lastIndex;
+  let pos = TAG_NAME.lastIndex;
   const raw: [string, string][] = [];
   for (;;) {
     ATTR.lastIndex = pos;
     const a = ATTR.exec(text);
     if (a === null) break;
-    raw.push([a[1] ?? "", decodeRefs((a[2] ?? a[3] ?? "").replace(/[\t\n\r]/g, " "), pos)]);
+    const value = a[2] ?? a[3] ?? "";
+    raw.push([a[1] ?? "", decodeRefs(/[\t\n\r]/.test(value) ? value.replace(/[\t\n\r]/g, " ") : value, pos)]);
     pos = ATTR.lastIndex;
   }
-  const close = /\s*(\/?)>/y;
-  close.lastIndex = pos;
-  const c = close.exec(text);
+  TAG_CLOSE.lastIndex = pos;
+  const c = TAG_CLOSE.exec(text);
   if (c === null) bad(`invalid start tag <${qname}>`, start);
   const parent = stack[stack.length - 1];
-  const scope = new Map(parent?.scope ?? []);
-  for (const [name, value] of raw) {
-    if (name === "xmlns") scope.set("", value);
-    else if (name.startsWith("xmlns:")) scope.set(name.slice(6), value);
+  // Scopes are shared with the parent unless this element declares namespaces (most do not).
+  let scope: ReadonlyMap<string, string> = parent?.scope ?? NO_ATTRS;
+  if (raw.some(([name]) => name === "xmlns" || name.startsWith("xmlns:"))) {
+    const own = new Map(scope);
+    for (const [name, value] of raw) {
+      if (name === "xmlns") own.set("", value);
+      else if (name.startsWith("xmlns:")) own.set(name.slice(6), value);
+    }
+    scope = own;
   }
-  const attrs = new Map<string, string>();
+  const attrs = raw.length === 0 ? NO_ATTRS : new Map<string, string>();
   for (const [name, value] of raw) {
     if (name === "xmlns" || name.startsWith("xmlns:")) continue;
     const { ns, local } = resolve(name, scope, true, start);
-    attrs.set(ns === "" ? local : `{${ns}}${local}`, value);
+    (attrs as Map<string, string>).set(ns === "" ? local : `{${ns}}${local}`, value);
   }
   const { ns, local } = resolve(qname, scope, false, start);
   const el: XmlElement = { name: local, ns, attrs, children: [], text: "", scope };
   if (parent === undefined) onRoot(el);
   else parent.children.push(el);
   if (c[1] !== "/") stack.push(el);
-  return close.lastIndex;
+  return TAG_CLOSE.lastIndex;
 }
 
 /** The `xsi:type` of an element as a local type name (`xsd:long` -> `long`), if any. */

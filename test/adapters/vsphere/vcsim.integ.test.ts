@@ -114,8 +114,14 @@ describe("vSphere adapter against vcsim", () => {
     );
   });
 
-  test("inventory() lists every VM with host, cluster, power, tools and disks", async () => {
+  test("inventory() lists every VM with host, cluster, power, tools and disks in three round trips", async () => {
+    const before = logger.records.filter((r) => r.msg === "vSphere call").length;
     const vms = await session.inventory();
+    const calls = logger.records.filter((r) => r.msg === "vSphere call").slice(before);
+    assert.deepEqual(
+      calls.map((r) => (r.obj as { method: string }).method),
+      ["CreateContainerView", "RetrievePropertiesEx", "DestroyView"],
+    );
     assert.equal(vms.length, 6);
     const vm = vms.find((v) => v.name === "DC0_C0_RP0_VM0");
     assert.ok(vm);
