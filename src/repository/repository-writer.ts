@@ -32,7 +32,6 @@ export function repositoryWriter(repo: Repository): RepositoryWriter {
           capacity: d.capacity,
           source: d.source,
           changed: d.changed,
-          unchangedFrom: d.unchangedFrom,
           changeId: d.changeId ?? null,
           ...(d.fullReason ? { fullReason: d.fullReason } : {}),
         })),

@@ -20,9 +20,10 @@ import {
   type Ref,
 } from "../support/vim-soap-client.js";
 
-/** Where tools/vcsim/build.sh puts the binary (or SNAPVISOR_VCSIM). */
+/** The vcsim binary: VCSIM_BIN (set by .ci/run), SNAPVISOR_VCSIM, or tools/vcsim/build.sh's default. */
 export function vcsimPath(): string | undefined {
   const candidates = [
+    process.env["VCSIM_BIN"],
     process.env["SNAPVISOR_VCSIM"],
     join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "snapvisor", "vcsim"),
   ];
