@@ -6,6 +6,7 @@ import { isSnapvisorError } from "../../src/domain/errors.js";
 import {
   createDifferencingVhdx,
   createVhdx,
+  describeVhdx,
   mergeDifferencingVhdx,
   openVhdxForWrite,
 } from "../../src/disk/vhdx/api.js";
@@ -84,6 +85,7 @@ describe("VHDX writer", { skip: qemuMissing }, () => {
     await writer.close();
     await qemuImg("check", "-f", "vhdx", file);
     assert.ok((await qemuRaw(dir, file, "vhdx")).equals(model));
+    assert.equal((await describeVhdx(file)).vhdType, "Fixed");
   });
 
   it("reads a differencing VHDX through its qemu-made parent, sector bitmaps picking child or parent", async () => {
@@ -139,6 +141,12 @@ describe("VHDX writer", { skip: qemuMissing }, () => {
     await writeBoth(model, grandchild, [[2 * MiB - 1, 2, 24]]);
     await grandchild.close();
 
+    const info = await describeVhdx(grandchildFile);
+    assert.deepEqual(
+      [info.vhdType, info.size, info.parentPath, info.logicalSectorSize, info.blockSize],
+      ["Differencing", 4 * MiB, childFile, 4096, MiB],
+    );
+    assert.equal((await describeVhdx(parentFile)).vhdType, "Dynamic");
     const disk = await openVhdx(grandchildFile);
     try {
       assert.ok((await readWhole(disk)).equals(model));

@@ -1,5 +1,6 @@
 import type { Command } from "../command.js";
 import { backupImage } from "./backup-image.js";
+import { exportPoint } from "./export.js";
 import { gc } from "./gc.js";
 import { pointsList, pointsShow } from "./points.js";
 import { prune } from "./prune.js";
@@ -15,6 +16,7 @@ export const commands: readonly Command[] = [
   pointsList,
   pointsShow,
   restore,
+  exportPoint,
   verify,
   prune,
   gc,
