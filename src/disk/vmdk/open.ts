@@ -43,7 +43,8 @@ export async function openVmdkSource(
           ? parseDescriptor(
               await source.read(
                 header.descriptorOffset * SECTOR,
-                header.descriptorSize * SECTOR,
+                // parseDescriptor refuses more than 1 MiB of text; a hostile size must not size the buffer.
+                Math.min(header.descriptorSize * SECTOR, MAX_TEXT_DESCRIPTOR + SECTOR),
                 options.signal,
               ),
               path,
