@@ -258,7 +258,7 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
       disks,
       references,
       consistency,
-      ...(parent !== undefined && disks.some((d) => d.unchangedFrom === "parent") ? { parent } : {}),
+      ...(parent !== undefined && disks.some((d) => d.changed !== "all") ? { parent } : {}),
       ...(signal ? { signal } : {}),
       onProgress: (n) => {
         bytesRead += n;

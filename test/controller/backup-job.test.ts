@@ -1,10 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { runBackupJob, type JobEvent } from "../../src/controller/backup-job.js";
+import type { JobEvent } from "../../src/controller/backup-job.js";
+import { runBackupCycle } from "../../src/controller/backup-cycle.js";
 import type { ConfigInput } from "../../src/controller/config-schema.js";
 import type { JobSummary, ObjectOutcome } from "../../src/controller/job-summary.js";
-import { Limiter } from "../../src/controller/limits.js";
-import { planBackup } from "../../src/controller/plan.js";
+import { sharedDiskId } from "../../src/controller/plan.js";
 import { SNAPSHOT_PREFIX, type VmDisk, type VmInfo } from "../../src/domain/hypervisor.js";
 import { FakeDisk, FakeHypervisor, type FakeVm } from "../fakes/fake-hypervisor.js";
 import { FakeRepository } from "../fakes/fake-repository.js";
@@ -44,7 +44,7 @@ interface CycleOptions {
 
 const allVms: ConfigInput["protectionGroups"] = [{ name: "all", source: "vc1", vms: [{ pattern: "*" }] }];
 
-/** inventory -> latest points -> plan -> job, as the CLI will compose them. */
+/** One cycle through the composition the CLI uses (inventory -> latest -> plan -> job). */
 async function cycle(hv: FakeHypervisor, repo: FakeRepository, o: CycleOptions = {}) {
   const cfg = config(o.groups ?? allVms, o.limits ?? {});
   const previousMembers = o.previous
@@ -55,23 +55,17 @@ async function cycle(hv: FakeHypervisor, repo: FakeRepository, o: CycleOptions =
         ]),
       )
     : undefined;
-  const plan = planBackup({
-    inventory: [{ source: "vc1", vms: await hv.inventory() }],
-    groups: cfg.protectionGroups,
-    latest: await repo.latestAll(),
-    ...(previousMembers ? { previousMembers } : {}),
-    now: clock.now(),
-  });
-  return runBackupJob({
-    jobId: o.jobId ?? "job-1",
-    plan,
+  const { summary } = await runBackupCycle({
+    config: cfg,
     sessions: new Map([["vc1", hv]]),
     repository: repo,
-    limiter: new Limiter(cfg.limits),
     clock,
+    jobId: o.jobId ?? "job-1",
+    ...(previousMembers ? { previousMembers } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
+  return summary;
 }
 
 function outcome(summary: JobSummary, name: string): ObjectOutcome {
@@ -360,7 +354,7 @@ describe("runBackupJob()", () => {
       assert.deepEqual(p?.references, [
         {
           key: "scsi0:1",
-          machineId: "shared:c1:C:\\ClusterStorage\\v1\\quorum.vhdx",
+          machineId: sharedDiskId("c1", "C:\\ClusterStorage\\v1\\quorum.vhdx"),
           pointId: sharedPoints[0]?.id,
         },
       ]);

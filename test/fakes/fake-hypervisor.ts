@@ -20,6 +20,7 @@ import {
 import type { DiskSource, Extent } from "../../src/domain/ports.js";
 
 export const BLOCK = 64 * 1024;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
 export class FakeDisk {
   data: Uint8Array;
@@ -75,7 +76,8 @@ export function allocatedExtents(data: Uint8Array): Extent[] {
   const out: Extent[] = [];
   for (let start = 0; start < data.length; start += BLOCK) {
     const end = Math.min(start + BLOCK, data.length);
-    if (!data.subarray(start, end).some((b) => b !== 0)) continue;
+    const block = Buffer.from(data.buffer, data.byteOffset + start, end - start);
+    if (block.equals(ZERO_BLOCK.subarray(0, end - start))) continue;
     const last = out[out.length - 1];
     if (last && last.start + last.length === start)
       out[out.length - 1] = { start: last.start, length: end - last.start };
