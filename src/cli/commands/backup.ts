@@ -3,7 +3,7 @@ import { runBackupCycle } from "../../controller/backup-cycle.js";
 import { previousMembers } from "../../controller/history.js";
 import { SnapvisorError } from "../../domain/errors.js";
 import { repositoryWriter } from "../../repository/repository-writer.js";
-import type { ExitCode} from "../command.js";
+import type { Command } from "../command.js";
 import { type Command } from "../command.js";
 import { createProgressWriter } from "../progress.js";
 import { parseCommandArgs } from "../run.js";
