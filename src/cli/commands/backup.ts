@@ -4,7 +4,6 @@ import { previousMembers } from "../../controller/history.js";
 import { SnapvisorError } from "../../domain/errors.js";
 import { repositoryWriter } from "../../repository/repository-writer.js";
 import type { Command } from "../command.js";
-import { type Command } from "../command.js";
 import { createProgressWriter } from "../progress.js";
 import { parseCommandArgs } from "../run.js";
 import { openConfiguredRepository, withControllerContext } from "../app/context.js";
