@@ -3,7 +3,7 @@
  * and AbortSignal. Moves bytes only; no XML here.
  *
  * TLS: `verify` uses the system CAs (or `ca` PEM); `pinned` accepts exactly the certificate whose
- * SHA-256 fingerprint is configured, checked before the first request byte is written (the socket
+ * SHA-256 (or SHA-1) fingerprint is configured, checked before the first request byte is written (the socket
  * is handed to HTTP only after the check); `insecure` skips verification and is only reachable
  * when the user asked for it (config.ts warns).
  */
@@ -15,7 +15,8 @@ import { vsphereError } from "../errors.js";
 
 export type TlsPolicy =
   | { readonly mode: "verify"; readonly ca?: string | undefined }
-  | { readonly mode: "pinned"; readonly sha256: string }
+  /** Hex fingerprint: 64 digits = SHA-256 (preferred), 40 = SHA-1 (what older vSphere UIs show). */
+  | { readonly mode: "pinned"; readonly fingerprint: string }
   | { readonly mode: "insecure" };
 
 export interface HttpRequest {
@@ -57,13 +58,15 @@ function agentFor(policy: TlsPolicy, maxSockets: number): https.Agent {
       ...(policy.ca === undefined ? {} : { ca: policy.ca }),
     });
   if (policy.mode === "insecure") return new https.Agent({ ...base, rejectUnauthorized: false });
-  const expected = normalizeFingerprint(policy.sha256);
+  const expected = normalizeFingerprint(policy.fingerprint);
+  const sha1 = expected.length === 40;
   const agent = new https.Agent({ ...base, rejectUnauthorized: false });
   // Hand the socket to HTTP only once the peer certificate matched the pin.
   const pinned = (options: tls.ConnectionOptions, callback: (err: Error | null, s?: Duplex) => void) => {
     const socket = tls.connect({ ...options, rejectUnauthorized: false });
     socket.once("secureConnect", () => {
-      const seen = normalizeFingerprint(socket.getPeerCertificate().fingerprint256);
+      const cert = socket.getPeerCertificate();
+      const seen = normalizeFingerprint(sha1 ? cert.fingerprint : cert.fingerprint256);
       if (seen === expected) {
         callback(null, socket);
         return;
@@ -72,7 +75,7 @@ function agentFor(policy: TlsPolicy, maxSockets: number): https.Agent {
       callback(
         vsphereError(
           "VSPHERE_TLS_UNTRUSTED",
-          `TLS certificate of ${options.host ?? "server"} does not match the pinned SHA-256 thumbprint (seen ${seen})`,
+          `TLS certificate of ${options.host ?? "server"} does not match the pinned thumbprint (seen ${seen})`,
           {
             details: { seen, expected },
           },

@@ -96,18 +96,21 @@ describe("vSphere adapter against vcsim", () => {
     await assert.rejects(connect({ tls: {} }), (e) => isSnapvisorError(e, "VSPHERE_TLS_UNTRUSTED"));
   });
 
-  test("a pinned SHA-256 thumbprint is accepted when it matches and refused when it does not", async () => {
+  test("a pinned SHA-256 or SHA-1 thumbprint is accepted when it matches and refused when it does not", async () => {
     const { port } = new URL(sim.origin);
-    const fingerprint = await new Promise<string>((resolve, reject) => {
+    const cert = await new Promise<tls.PeerCertificate>((resolve, reject) => {
       const s = tls.connect({ host: "127.0.0.1", port: Number(port), rejectUnauthorized: false }, () => {
-        resolve(s.getPeerCertificate().fingerprint256);
+        resolve(s.getPeerCertificate());
         s.end();
       });
       s.once("error", reject);
     });
-    const pinned = await connect({ tls: { thumbprint: fingerprint } });
-    assert.ok((await pinned.inventory()).length > 0);
-    await pinned.close();
+    const fingerprint = cert.fingerprint256;
+    for (const thumbprint of [fingerprint, cert.fingerprint]) {
+      const pinned = await connect({ tls: { thumbprint } });
+      assert.ok((await pinned.inventory()).length > 0);
+      await pinned.close();
+    }
     const wrong = fingerprint.replace(/^../, fingerprint.startsWith("00") ? "11" : "00");
     await assert.rejects(connect({ tls: { thumbprint: wrong } }), (e) =>
       isSnapvisorError(e, "VSPHERE_TLS_UNTRUSTED"),
