@@ -94,6 +94,7 @@ function model(
     manifest?: boolean;
     consolidation?: "none" | "needed" | "fails";
     taskInProgress?: number;
+    userDelta?: boolean;
   } = {},
 ) {
   const tasks = new Map<string, string>();
@@ -135,7 +136,7 @@ function model(
         if (t.type === "VirtualMachineSnapshot")
           return {
             xml: objectContent("VirtualMachineSnapshot", t.value, {
-              "config.hardware.device": `<val xsi:type="ArrayOfVirtualDevice"><VirtualDevice xsi:type="VirtualLsiLogicSASController"><key>1000</key><busNumber>0</busNumber></VirtualDevice><VirtualDevice xsi:type="VirtualDisk"><key>2000</key><deviceInfo><label>Hard disk 1</label><summary>3 GB</summary></deviceInfo><backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds1] sql-01/sql-01.vmdk</fileName><datastore type="Datastore">datastore-11</datastore><diskMode>persistent</diskMode><uuid>6000C29a</uuid><changeId>${UUID}/42</changeId></backing><controllerKey>1000</controllerKey><unitNumber>0</unitNumber><capacityInKB>3145728</capacityInKB><capacityInBytes>3221225472</capacityInBytes></VirtualDevice></val>`,
+              "config.hardware.device": `<val xsi:type="ArrayOfVirtualDevice"><VirtualDevice xsi:type="VirtualLsiLogicSASController"><key>1000</key><busNumber>0</busNumber></VirtualDevice><VirtualDevice xsi:type="VirtualDisk"><key>2000</key><deviceInfo><label>Hard disk 1</label><summary>3 GB</summary></deviceInfo><backing xsi:type="VirtualDiskFlatVer2BackingInfo">${opts.userDelta === true ? "<fileName>[ds1] sql-01/sql-01-000001.vmdk</fileName>" : "<fileName>[ds1] sql-01/sql-01.vmdk</fileName>"}<datastore type="Datastore">datastore-11</datastore><diskMode>persistent</diskMode><uuid>6000C29a</uuid><changeId>${UUID}/42</changeId>${opts.userDelta === true ? `<parent><fileName>[ds1] sql-01/sql-01.vmdk</fileName><diskMode>persistent</diskMode></parent><deltaDiskFormat>seSparseFormat</deltaDiskFormat>` : ""}</backing><controllerKey>1000</controllerKey><unitNumber>0</unitNumber><capacityInKB>3145728</capacityInKB><capacityInBytes>3221225472</capacityInBytes></VirtualDevice></val>`,
             }),
           };
         return undefined;
@@ -298,6 +299,23 @@ describe("snapshots against a scripted vCenter", () => {
     );
     assert.equal(calls("ConsolidateVMDisks_Task").length, 1);
     assert.equal(m.isConsolidationNeeded(), false);
+  });
+
+  test("openDisk() refuses a disk that sits on a user snapshot's delta chain, naming both files", async () => {
+    const m = model({ userDelta: true });
+    const s = await open(m.handler);
+    const snap = await s.createSnapshot(vm(), {
+      jobId: "j7",
+      expected: "crash",
+      policy: "crash-only",
+      quiesceAttempts: 1,
+    });
+    await assert.rejects(
+      s.openDisk(vm(), snap, "2000"),
+      (e) =>
+        isSnapvisorError(e, "VSPHERE_DISK_UNSUPPORTED") &&
+        /sql-01-000001\.vmdk has parent \[ds1\] sql-01\/sql-01\.vmdk/.test(e.message),
+    );
   });
 
   test("a failed consolidation ends in VSPHERE_CONSOLIDATION_FAILED naming the VM", async () => {

@@ -271,6 +271,21 @@ describe("vSphere adapter against vcsim", () => {
     ]);
   });
 
+  test("a hostile job id round-trips in the snapshot name and its leftover is still found and removed", async () => {
+    const vm = await vmNamed("DC0_C0_RP0_VM2");
+    const jobId = `<a&b> "q" 'x' ü 😀`;
+    const snap = await session.createSnapshot(vm, {
+      jobId,
+      expected: "crash",
+      policy: "crash-only",
+      quiesceAttempts: 1,
+    });
+    assert.equal(snap.name, `${SNAPSHOT_PREFIX}${jobId}`);
+    assert.deepEqual((await vmNamed("DC0_C0_RP0_VM2")).snapshots, [snap.name]);
+    assert.deepEqual(await session.removeLeftovers(vm), [snap.name]);
+    assert.deepEqual((await vmNamed("DC0_C0_RP0_VM2")).snapshots, []);
+  });
+
   test("openDisk() reads the snapshot's flat extent over /folder with Range, byte for byte", async () => {
     const vm = await vmNamed("DC0_C0_RP0_VM0");
     const disk = vm.disks[0]!;
