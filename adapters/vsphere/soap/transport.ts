@@ -89,6 +89,9 @@ function agentFor(policy: TlsPolicy, maxSockets: number): https.Agent {
   return agent;
 }
 
+/** A reused keep-alive socket was reset before the request was read (internal: retried once). */
+class StaleSocket extends Error {}
+
 export class HttpsTransport {
   readonly #base: URL;
   readonly #agent: https.Agent;
@@ -113,7 +116,21 @@ export class HttpsTransport {
     this.#cookies.clear();
   }
 
-  request(req: HttpRequest): Promise<HttpResponse> {
+  /**
+   * One HTTP exchange. A keep-alive socket the server closed while idle fails with ECONNRESET before
+   * our request was read; that case (and only that one) is repeated once on a fresh socket, as
+   * Node's documentation advises, so even non-idempotent calls survive an idle timeout.
+   */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    try {
+      return await this.#exchange(req);
+    } catch (err) {
+      if (err instanceof StaleSocket) return this.#exchange(req);
+      throw err;
+    }
+  }
+
+  #exchange(req: HttpRequest): Promise<HttpResponse> {
     const url = new URL(req.path, this.#base);
     const maxBytes = req.maxBytes ?? 512 * 1024 * 1024;
     const headers: Record<string, string> = { ...req.headers };
@@ -153,7 +170,8 @@ export class HttpsTransport {
       );
       r.on("error", (err) => {
         done();
-        reject(this.#wrap(err, req.method, url));
+        const reset = "code" in err && err.code === "ECONNRESET";
+        reject(reset && r.reusedSocket ? new StaleSocket() : this.#wrap(err, req.method, url));
       });
       r.on("response", (res) => {
         this.#storeCookies(res.headers["set-cookie"]);

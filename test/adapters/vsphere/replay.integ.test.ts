@@ -95,6 +95,7 @@ function model(
     consolidation?: "none" | "needed" | "fails";
     taskInProgress?: number;
     userDelta?: boolean;
+    hideTree?: boolean;
   } = {},
 ) {
   const tasks = new Map<string, string>();
@@ -109,7 +110,7 @@ function model(
     return { xml: `<returnval type="Task">${t}</returnval>` };
   };
   const tree = () =>
-    nodes.length === 0
+    nodes.length === 0 || opts.hideTree === true
       ? {}
       : {
           snapshot: `<val xsi:type="VirtualMachineSnapshotInfo"><currentSnapshot type="VirtualMachineSnapshot">${nodes[nodes.length - 1]?.ref}</currentSnapshot>${nodes
@@ -316,6 +317,31 @@ describe("snapshots against a scripted vCenter", () => {
         isSnapvisorError(e, "VSPHERE_DISK_UNSUPPORTED") &&
         /sql-01-000001\.vmdk has parent \[ds1\] sql-01\/sql-01\.vmdk/.test(e.message),
     );
+  });
+
+  test("a snapshot that cannot be read back is removed at once, and the error names it", async () => {
+    const m = model({ hideTree: true });
+    const s = await open(m.handler);
+    await assert.rejects(
+      s.createSnapshot(vm(), { jobId: "j8", expected: "crash", policy: "crash-only", quiesceAttempts: 1 }),
+      (e) => isSnapvisorError(e, "VSPHERE_BAD_ANSWER") && /missing from its snapshot tree/.test(e.message),
+    );
+    assert.equal(calls("RemoveSnapshot_Task").length, 1);
+    assert.equal(m.nodes.length, 0);
+  });
+
+  test("when CBT cannot be enabled the snapshot is still taken (full reads follow) with a warning", async () => {
+    const m = model();
+    const s = await open(m.handler);
+    const noCbt = vm({ disks: vm().disks.map((d) => ({ ...d, changeTracking: false })) });
+    const snap = await s.createSnapshot(noCbt, {
+      jobId: "j9",
+      expected: "crash",
+      policy: "crash-only",
+      quiesceAttempts: 1,
+    });
+    assert.equal(calls("ReconfigVM_Task").length, 1);
+    assert.equal(snap.name, `${SNAPSHOT_PREFIX}j9`);
   });
 
   test("a failed consolidation ends in VSPHERE_CONSOLIDATION_FAILED naming the VM", async () => {
