@@ -151,7 +151,7 @@ export async function createBackupSnapshot(
     }
   }
   let snapshot: BackupSnapshot;
-  let why = "";
+  let why: string;
   try {
     const nodes = await snapshotTree(deps, vm, signal);
     const node = nodes.find((n) => n.snapshot.value === ref.value);
