@@ -138,11 +138,12 @@ export class VsphereSession implements HypervisorSession {
       );
     }
     const backing = device.backing;
+    // A backing with a parent sits on a user's snapshot chain: the shared VMDK reader follows the
+    // -delta (VMFSsparse) / -sesparse redo logs down to the base through parentFileNameHint.
     if (backing.parent !== undefined) {
-      throw vsphereError(
-        "VSPHERE_DISK_UNSUPPORTED",
-        `Disk ${diskKey} of VM "${vm.name}" sits on a snapshot chain (${backing.fileName} has parent ${backing.parent.fileName}); reading -delta/-sesparse parents of user snapshots is not supported: remove the user snapshots first`,
-        { details: { vm: vm.name, disk: diskKey } },
+      this.#d.logger.debug(
+        { vm: vm.name, disk: diskKey, file: backing.fileName },
+        "reading through a snapshot chain",
       );
     }
     const file = parseDatastorePath(backing.fileName);

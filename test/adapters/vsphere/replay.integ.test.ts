@@ -302,23 +302,6 @@ describe("snapshots against a scripted vCenter", () => {
     assert.equal(m.isConsolidationNeeded(), false);
   });
 
-  test("openDisk() refuses a disk that sits on a user snapshot's delta chain, naming both files", async () => {
-    const m = model({ userDelta: true });
-    const s = await open(m.handler);
-    const snap = await s.createSnapshot(vm(), {
-      jobId: "j7",
-      expected: "crash",
-      policy: "crash-only",
-      quiesceAttempts: 1,
-    });
-    await assert.rejects(
-      s.openDisk(vm(), snap, "2000"),
-      (e) =>
-        isSnapvisorError(e, "VSPHERE_DISK_UNSUPPORTED") &&
-        /sql-01-000001\.vmdk has parent \[ds1\] sql-01\/sql-01\.vmdk/.test(e.message),
-    );
-  });
-
   test("a snapshot that cannot be read back is removed at once, and the error names it", async () => {
     const m = model({ hideTree: true });
     const s = await open(m.handler);
