@@ -70,6 +70,12 @@ describe("vSphere adapter against the simulator", () => {
           vmSpec("flaky"),
           vmSpec("stuck"),
           vmSpec('<a&b> "q"', { guest: LINUX }),
+          vmSpec("user-snap", {
+            guest: LINUX,
+            changeTracking: true,
+            disks: [{ capacity: "4MiB", datastore: "ds1", data: [{ offset: 0, length: "512KiB", seed: 8 }] }],
+            snapshots: [{ name: "before-upgrade", description: "the admin's" }],
+          }),
         ],
         { ssh: { user: "root", password: PASSWORD } },
       ),
@@ -106,6 +112,7 @@ describe("vSphere adapter against the simulator", () => {
       flaky: "on/running/unknown/windows",
       stuck: "on/running/unknown/windows",
       '<a&b> "q"': "on/running/unknown/linux",
+      "user-snap": "on/running/unknown/linux",
     });
     assert.equal(vm("win").disks[0]!.capacity, 8 * MiB);
   });
@@ -281,5 +288,25 @@ describe("vSphere adapter against the simulator", () => {
     else assert.ok(isSnapvisorError(got) && got.code.startsWith("VSPHERE_"), String(got));
     await session.removeSnapshot(v, s);
     assert.deepEqual(await ourSnapshots("lin"), []);
+  });
+
+  it("backs up a VM that has a user's snapshot: reads through the redo log and leaves the user's snapshot", async () => {
+    await lab.control("POST", "/vms/user-snap/write", { disk: 2000, offset: MiB, length: 65536, seed: 77 });
+    const v = vm("user-snap");
+    assert.deepEqual(v.snapshots, ["before-upgrade"]);
+    const s = await session.createSnapshot(v, request({ jobId: "job-9" }));
+    const got = await readAll(v, s, s.disks[0]!.key);
+    assert.ok(
+      got.equals(await simDisk("user-snap", s.name)),
+      "base flat + the user's redo log, as at our snapshot",
+    );
+    await session.removeSnapshot(v, s);
+    const left = (
+      (await lab.control("GET", "/state")).json as { vms: { name: string; snapshots: { name: string }[] }[] }
+    ).vms.find((x) => x.name === "user-snap")!.snapshots;
+    assert.deepEqual(
+      left.map((x) => x.name),
+      ["before-upgrade"],
+    );
   });
 });
