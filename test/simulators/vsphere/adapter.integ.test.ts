@@ -310,4 +310,14 @@ describe("vSphere adapter against the simulator", () => {
       ["before-upgrade"],
     );
   });
+
+  it("reads the disk of a VM whose name holds XML specials and quotes over /folder", async () => {
+    const name = '<a&b> "q"';
+    const v = vm(name);
+    const s = await session.createSnapshot(v, request({ jobId: "job-10" }));
+    const got = await readAll(v, s, s.disks[0]!.key);
+    assert.ok(got.equals(await simDisk(name, s.name)));
+    await session.removeSnapshot(v, s);
+    assert.deepEqual(await ourSnapshots(name), []);
+  });
 });
