@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runBackupCycle } from "../../controller/backup-cycle.js";
 import { validateConfig } from "../../controller/config.js";
-import type { JobSummary } from "../../controller/job-summary.js";
+import { exitCodeOf, type JobSummary } from "../../controller/job-summary.js";
 import { LocalStorage } from "../../repository/local-storage.js";
 import { Repository } from "../../repository/repository.js";
 import { repositoryMachineId, repositoryWriter } from "../../repository/repository-writer.js";
@@ -151,7 +151,7 @@ export const demo: Command = {
         );
         if (!verifyOk || !restoreOk) return ExitCode.failed;
         // Otherwise the jobs' own verdict: a failed VM fails the demo, a fallback warns.
-        return Math.max(full.exitCode, incremental.exitCode) as ExitCode;
+        return exitCodeOf([...full.outcomes, ...incremental.outcomes]);
       } finally {
         await closeSessions(sessions);
       }
