@@ -6,6 +6,17 @@ import { prune } from "./prune.js";
 import { repoInit, repoUnlock } from "./repo.js";
 import { restore } from "./restore.js";
 import { verify } from "./verify.js";
+import { exportPoint } from "./export.js";
+import { replicate } from "./replicate.js";
+import {
+  replicationPause,
+  replicationRemove,
+  replicationResume,
+  replicationRun,
+  replicationSetup,
+  replicationStatus,
+} from "./replication.js";
+import { seedAbandon, seedConsume, seedExport } from "./seed.js";
 
 /** Every CLI command; `run.ts` picks the longest matching path. */
 export const commands: readonly Command[] = [
@@ -18,4 +29,15 @@ export const commands: readonly Command[] = [
   verify,
   prune,
   gc,
+  exportPoint,
+  replicate,
+  replicationSetup,
+  replicationPause,
+  replicationResume,
+  replicationRun,
+  replicationStatus,
+  replicationRemove,
+  seedExport,
+  seedConsume,
+  seedAbandon,
 ];
