@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { SnapvisorError } from "../../domain/errors.js";
+import { parseSize } from "../../repository/config.js";
 import { exportDisk, type ExportFormat } from "../../disk/export.js";
 import { PointDiskSource } from "../../repository/point-source.js";
 import { ExitCode, type Command } from "../command.js";
@@ -17,7 +18,8 @@ const FORMATS: Readonly<Record<string, ExportFormat>> = {
 
 export const exportPoint: Command = {
   path: ["export"],
-  usage: "export POINT --repo DIR [--disk KEY] --format raw|vmdk|vmdk-sparse|vhdx --out FILE",
+  usage:
+    "export POINT --repo DIR [--disk KEY] --format raw|vmdk|vmdk-sparse|vhdx --out FILE [--vhdx-block-size SIZE]",
   summary:
     "Export a disk of a recovery point as a sparse raw image, VMDK (streamOptimized, or monolithicSparse) or dynamic VHDX.",
   async run(args, io) {
@@ -26,7 +28,10 @@ export const exportPoint: Command = {
       disk: { type: "string" },
       format: { type: "string" },
       out: { type: "string" },
+      "vhdx-block-size": { type: "string" },
     });
+    const blockSize =
+      values["vhdx-block-size"] === undefined ? undefined : parseSize(values["vhdx-block-size"]);
     const [id] = requirePositional("export", positionals, "POINT");
     const format = FORMATS[values.format ?? ""];
     if (!format) {
@@ -51,7 +56,11 @@ export const exportPoint: Command = {
       }
       const source = await PointDiskSource.open(repo, ref, diskKey, io.signal ? { signal: io.signal } : {});
       try {
-        const result = await exportDisk(source, out, { format, ...(io.signal ? { signal: io.signal } : {}) });
+        const result = await exportDisk(source, out, {
+          format,
+          ...(blockSize === undefined ? {} : { vhdxBlockSize: blockSize }),
+          ...(io.signal ? { signal: io.signal } : {}),
+        });
         io.stderr.write(
           `Exported disk ${diskKey} of point ${ref.pointId} to ${out} (${values.format}): ` +
             `${formatBytes(source.capacity)} disk, ${formatBytes(result.dataBytes)} of data\n`,
