@@ -15,6 +15,11 @@ export interface DiskInput {
   readonly source: DiskSource;
   /** Changed byte ranges since the parent point, or "all" for a full read. */
   readonly changed: readonly Extent[] | "all";
+  /**
+   * What the areas outside `changed` hold: the parent point's same disk (an incremental; default),
+   * or zeros (a full read of the allocated areas only, as CBT's changeId "*" reports them).
+   */
+  readonly unchangedFrom?: "parent" | "zero";
   /** CBT changeId / RCT id at the snapshot. */
   readonly changeId?: string | null;
   /** Why a full read was chosen by the caller (tracking reset, new disk, ...). */
@@ -29,6 +34,8 @@ export interface WritePointOptions {
   readonly consistency: ConsistencyRecord;
   readonly snapshotAt?: Date;
   readonly tags?: Readonly<Record<string, string>>;
+  /** Disks stored as other machines' points (shared disks), listed on the manifest. */
+  readonly references?: readonly { key: string; machineId: string; pointId: string }[];
   readonly signal?: AbortSignal;
   /** Chunks in flight at once (read + hash + compress + write). */
   readonly concurrency?: number;
@@ -112,6 +119,7 @@ export async function writePoint(repo: Repository, options: WritePointOptions): 
       durationMs: completed.getTime() - started.getTime(),
     },
     tags: { ...options.tags },
+    references: (options.references ?? []).map((r) => ({ ...r })),
   };
   const { key, blob } = await repo.sealManifest(manifest);
   if (!(await repo.storage.putIfAbsent(key, blob, options.signal))) {
@@ -149,7 +157,9 @@ async function writeDisk(
   const parentIndex = parentDisk && parent ? await repo.readIndex(parent, input.key) : undefined;
 
   let fullReason: string | null = null;
-  if (input.changed === "all")
+  const zeroElsewhere = input.unchangedFrom === "zero" && input.changed !== "all";
+  if (zeroElsewhere) fullReason = input.fullReason ?? "full read of the allocated areas";
+  else if (input.changed === "all")
     fullReason = input.fullReason ?? (parentIndex ? "full read requested" : "first backup of this disk");
   else if (!parentIndex)
     fullReason = parent
@@ -165,6 +175,8 @@ async function writeDisk(
   if (incremental) {
     parentIndex.ids.copy(index.ids);
     slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
+  } else if (zeroElsewhere) {
+    slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
   } else {
     // A full read still skips areas the source knows to be unallocated: they read as zeros.
     const allocated = input.source.allocated ? await input.source.allocated(options.signal) : undefined;
@@ -177,14 +189,14 @@ async function writeDisk(
     slots = slots.filter((s) => s < index.count);
   }
 
-  // Ids the parent already references need no store lookup; nor do ids this write stored.
-  const known = new DigestSet(parentIndex?.count ?? 1024);
-  if (parentIndex) known.addAll(parentIndex.ids);
+  // Ids this write stored need no second look. Ids the parent references are still looked up
+  // (and touched): the parent's copy may have been quarantined by verify or never replicated.
+  const known = new DigestSet(1024);
   const stats: SlotStats = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksRead: 0, chunksNew: 0 };
   const bytesTotal = slots.reduce((n, s) => n + index.slotLength(s), 0);
   const pending = new Map<string, Promise<void>>();
 
-  await runPool(slots, options.concurrency ?? 6, cs, async (slot, buffer) => {
+  await runPool(slots, options.concurrency ?? repo.inFlight("write"), cs, async (slot, buffer) => {
     options.signal?.throwIfAborted();
     const length = index.slotLength(slot);
     const view = buffer.subarray(0, length);
