@@ -12,6 +12,7 @@ export async function sealRenamed(
   manifest: Manifest,
   indexes: readonly { disk: string; ids: Buffer }[],
   to: PointRef,
+  prefix: string,
 ): Promise<{ indexes: { key: string; blob: Buffer[] }[]; manifest: { key: string; blob: Buffer[] } }> {
   const sealed: { key: string; blob: Buffer[] }[] = [];
   for (const ix of indexes) {
@@ -24,6 +25,7 @@ export async function sealRenamed(
     ...manifest,
     machine: { ...manifest.machine, id: to.machineId },
     tags: { ...manifest.tags, "replicated-from-machine": manifest.machine.id },
+    references: manifest.references.map((r) => ({ ...r, machineId: `${prefix}${r.machineId}` })),
   };
   return { indexes: sealed, manifest: await target.sealManifest(renamed) };
 }

@@ -179,9 +179,11 @@ async function replicatePoint(
   await target.storage.flush();
 
   if (!exists) {
+    // A shared disk stored as another machine's point travels with the points that reference it.
+    for (const r of manifest.references) await replicateReferenced(run, r);
     const renamed = to.machineId !== ref.machineId;
     if (renamed) {
-      const sealed = await sealRenamed(target, manifest, indexes, to);
+      const sealed = await sealRenamed(target, manifest, indexes, to, options.prefix ?? "");
       for (const s of sealed.indexes) await target.storage.putIfAbsent(s.key, s.blob, options.signal);
       await target.storage.flush();
       await target.storage.putIfAbsent(sealed.manifest.key, sealed.manifest.blob, options.signal);
@@ -227,4 +229,17 @@ async function landChunk(run: Run, id: Buffer, withheld: DigestSet): Promise<"pr
   } else run.chunksPresent++;
   run.present.add(id);
   return "sent";
+}
+
+async function replicateReferenced(run: Run, r: { machineId: string; pointId: string }): Promise<void> {
+  const prefix = run.options.prefix ?? "";
+  const to: PointRef = {
+    machineId: checkSegment("machine id", `${prefix}${r.machineId}`),
+    pointId: r.pointId,
+  };
+  if (await run.target.storage.stat(keys.manifest(to))) return;
+  const home = await homeOf(run.source, r.machineId);
+  const now = run.options.now ?? (() => new Date());
+  await admitMachine(run.target, to.machineId, { ...home, via: run.source.config.id, now: now() });
+  await replicatePoint(run, { machineId: r.machineId, pointId: r.pointId }, to, new DigestSet(1));
 }

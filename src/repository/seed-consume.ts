@@ -186,7 +186,7 @@ export async function consumeSeed(
       indexes.push({ disk: d.key, blob, ids: index.ids });
     }
     if (to.machineId !== p.machineId) {
-      const sealed = await sealRenamed(target, manifest, indexes, to);
+      const sealed = await sealRenamed(target, manifest, indexes, to, prefix);
       for (const s of sealed.indexes) await target.storage.putIfAbsent(s.key, s.blob);
       await target.storage.flush();
       await target.storage.putIfAbsent(sealed.manifest.key, sealed.manifest.blob);

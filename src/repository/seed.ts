@@ -107,9 +107,10 @@ export async function exportSeed(
   outDir: string,
   options: SeedExportOptions = {},
 ): Promise<SeedExportReport> {
-  const refs = (await source.listPoints()).filter(
+  const selected = (await source.listPoints()).filter(
     (r) => !options.machines || options.machines.includes(r.machineId),
   );
+  const refs = await withReferenced(source, selected);
   if (refs.length === 0)
     throw repoError(
       "POINT_NOT_FOUND",
@@ -182,4 +183,22 @@ async function required(repo: Repository, key: string): Promise<Buffer> {
   if (!blob)
     throw repoError("INDEX_CORRUPT", `seed export: ${key} vanished from the source during the export`);
   return blob;
+}
+
+/** Adds the points the selected ones reference (shared disks stored as another machine's point). */
+async function withReferenced(repo: Repository, refs: readonly PointRef[]): Promise<PointRef[]> {
+  const out = new Map(refs.map((r) => [`${r.machineId}/${r.pointId}`, r]));
+  const queue = [...refs];
+  for (let ref = queue.pop(); ref; ref = queue.pop()) {
+    for (const r of (await repo.readManifest(ref)).references) {
+      const key = `${r.machineId}/${r.pointId}`;
+      if (out.has(key)) continue;
+      const found: PointRef = { machineId: r.machineId, pointId: r.pointId };
+      out.set(key, found);
+      queue.push(found);
+    }
+  }
+  return [...out.values()].sort(
+    (a, b) => a.pointId.localeCompare(b.pointId) || a.machineId.localeCompare(b.machineId),
+  );
 }

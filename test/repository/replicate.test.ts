@@ -5,6 +5,8 @@ import { MemoryStorage } from "../../src/repository/memory-storage.js";
 import { replicate } from "../../src/repository/replicate.js";
 import { keys, Repository } from "../../src/repository/repository.js";
 import { verifyRepository } from "../../src/repository/verify.js";
+import { writePoint } from "../../src/repository/writer.js";
+import { bufferSource, consistency } from "./helpers.js";
 import { seededBytes } from "./helpers.js";
 import { backup, CS, CutStorage, memoryRepo, restored } from "./replication-helpers.js";
 
@@ -157,5 +159,33 @@ describe("replicate()", () => {
       assert.match(err.message, /--like/);
       return true;
     });
+  });
+
+  it("brings along the shared-disk point a replicated point references, under the same prefix", async () => {
+    const src = await memoryRepo();
+    const sharedData = disk(10, 8);
+    const shared = await backup(src, "cluster-1.shared", sharedData);
+    const vmData = disk(11, 8);
+    const { ref: vm } = await writePoint(src, {
+      machine: { id: "vm-1", name: "vm-1", hypervisor: "hyperv" },
+      disks: [{ key: "disk0", capacity: vmData.length, source: bufferSource(vmData), changed: "all" }],
+      references: [{ key: "shared0", machineId: "cluster-1.shared", pointId: shared.pointId }],
+      consistency,
+    });
+    const dst = await memoryRepo({ like: src });
+    await replicate(src, dst, { machines: ["vm-1"], prefix: "site." });
+    assert.deepEqual((await dst.listPoints()).map((p) => p.machineId).sort(), [
+      "site.cluster-1.shared",
+      "site.vm-1",
+    ]);
+    const copy = await dst.readManifest({ machineId: "site.vm-1", pointId: vm.pointId });
+    assert.deepEqual(copy.references, [
+      { key: "shared0", machineId: "site.cluster-1.shared", pointId: shared.pointId },
+    ]);
+    assert.ok(
+      (await restored(dst, { machineId: "site.cluster-1.shared", pointId: shared.pointId })).equals(
+        sharedData,
+      ),
+    );
   });
 });
