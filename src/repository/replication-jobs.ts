@@ -12,6 +12,7 @@ import {
   saveOutbound,
   type OutboundReplication,
 } from "./replication-state.js";
+import { openLocalRepository } from "./open.js";
 import type { Repository } from "./repository.js";
 
 export interface SetUpOptions {
@@ -23,6 +24,8 @@ export interface SetUpOptions {
   readonly withSeedDrive?: boolean;
   readonly schedule?: string;
   readonly prefix?: string;
+  /** Where the source is, for the target's incoming record. */
+  readonly sourceLocation?: string;
   readonly now?: Date;
 }
 
@@ -66,7 +69,7 @@ export async function setUpReplication(
   await saveOutbound(source.storage, record);
   await saveIncoming(target.storage, {
     format: 1,
-    source: { id: source.config.id, location: "" },
+    source: { id: source.config.id, location: options.sourceLocation ?? "" },
     lastAt: now,
     seed: seed ? { state: "pending", seedId: null } : null,
     machines: [],
@@ -158,6 +161,38 @@ export async function runReplication(
 export type TargetOpener = (
   record: OutboundReplication,
 ) => Promise<{ repo: Repository; close(): Promise<void> }>;
+
+/**
+ * Opens targets that are local directories (or mounts) under a `backup` lock, and refuses a
+ * repository at the recorded location that is not the recorded target (moved, or re-created).
+ */
+export function localTargetOpener(options: {
+  passphrase: () => Promise<string | undefined>;
+  command?: string;
+}): TargetOpener {
+  return async (record) => {
+    const opened = await openLocalRepository(record.target.location, {
+      mode: "backup",
+      command: options.command ?? "replicate",
+      passphrase: options.passphrase,
+    });
+    if (opened.repo.config.id !== record.target.id) {
+      await opened.close();
+      throw repoError(
+        "REPLICATION_NOT_FOUND",
+        `The repository at ${record.target.location} is ${opened.repo.config.id}, not the replication's target ${record.target.id} (moved or re-created?)`,
+        {
+          details: {
+            location: record.target.location,
+            expected: record.target.id,
+            found: opened.repo.config.id,
+          },
+        },
+      );
+    }
+    return opened;
+  };
+}
 
 export interface AfterBackupResult {
   readonly targetId: string;

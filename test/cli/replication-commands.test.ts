@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runCli } from "../../src/cli/run.js";
 import { seededBytes, withTempDir } from "../repository/helpers.js";
@@ -168,6 +168,28 @@ describe("replication commands", () => {
         (await cli(["replication", "status", "--repo", src])).out,
         /active\s+after-backup\s+consumed/,
       );
+    });
+  });
+
+  it("replication run goes on past a target that moved, reporting it, and replicates to the others", async () => {
+    await withTempDir(async (dir) => {
+      const [src, near, far] = [join(dir, "src"), join(dir, "near"), join(dir, "far")];
+      const image = join(dir, "disk.img");
+      await writeFile(image, seededBytes(CHUNK * 4, 9));
+      assert.equal((await cli(["repo", "init", src, "--chunk-size", "64K"])).code, 0);
+      const point = await backupImage(image, src);
+      for (const t of [near, far]) {
+        assert.equal((await cli(["repo", "init", t, "--like", src])).code, 0);
+        assert.equal((await cli(["replication", "setup", "--from", src, "--to", t])).code, 0);
+      }
+      // The far target is re-created: another repository now sits at its recorded location.
+      await rm(far, { recursive: true });
+      assert.equal((await cli(["repo", "init", far, "--like", src])).code, 0);
+      const run = await cli(["replication", "run", "--repo", src]);
+      assert.equal(run.code, 1);
+      assert.match(run.err, /not the replication's target.*\[REPLICATION_NOT_FOUND\]/);
+      assert.match((await cli(["points", "list", "--repo", near])).out, new RegExp(point));
+      assert.doesNotMatch((await cli(["points", "list", "--repo", far])).out, new RegExp(point));
     });
   });
 });

@@ -1,8 +1,12 @@
 import { resolve } from "node:path";
-import { SnapvisorError } from "../../domain/errors.js";
-import { nextRun, parseSchedule } from "../../controller/schedule.js";
+import { isSnapvisorError, SnapvisorError } from "../../domain/errors.js";
 import { orphanReport } from "../../repository/orphans.js";
-import { runReplication, setPaused, setUpReplication } from "../../repository/replication-jobs.js";
+import {
+  localTargetOpener,
+  runReplication,
+  setPaused,
+  setUpReplication,
+} from "../../repository/replication-jobs.js";
 import {
   findOutbound,
   listIncoming,
@@ -13,23 +17,10 @@ import {
 import { ExitCode, type Command } from "../command.js";
 import { formatBytes, jsonLine, table } from "../format.js";
 import { parseCommandArgs } from "../run.js";
+import { checkSchedule, isDue } from "./replication-due.js";
 import { withRepository } from "./repo-context.js";
-import { openTarget, withPair } from "./pair-context.js";
+import { targetPassphrase, withPair } from "./pair-context.js";
 import { pointLine, reportLines } from "./replicate.js";
-
-/** "after-backup", "manual" or a schedule the controller understands ("daily 02:00", "every 4h"). */
-function checkSchedule(text: string): string {
-  if (text !== "after-backup") parseSchedule(text);
-  return text;
-}
-
-/** True when a replication on its own schedule is due at `now`. Pure. */
-export function isDue(record: OutboundReplication, now: Date): boolean {
-  if (record.paused || record.schedule === "after-backup") return false;
-  const last = new Date(record.last?.at ?? record.createdAt);
-  const next = nextRun(parseSchedule(record.schedule), last, now);
-  return next !== undefined && next.getTime() <= now.getTime();
-}
 
 export const replicationSetup: Command = {
   path: ["replication", "setup"],
@@ -51,6 +42,7 @@ export const replicationSetup: Command = {
     const record = await withPair(io, values.from, values.to, "replication setup", (source, target) =>
       setUpReplication(source, target, {
         location: resolve(values.to!),
+        sourceLocation: resolve(values.from!),
         schedule,
         paused: values.paused === true,
         withSeedDrive: values["seed-drive"] === true,
@@ -132,6 +124,7 @@ export const replicationRun: Command = {
       json: { type: "boolean" },
     });
     let exit: ExitCode = ExitCode.ok;
+    let failed = false;
     await withRepository(io, values.repo, "read", "replication run", async (source) => {
       const all = values.target
         ? [await findOutbound(source.storage, values.target)]
@@ -140,22 +133,34 @@ export const replicationRun: Command = {
       for (const record of all) {
         if (record.paused || (values.due && !isDue(record, now))) continue;
         io.stdout.write(`Replicating to ${record.target.id} (${record.target.location})\n`);
-        const target = await openTarget(io, record.target.location, "replication run");
         try {
-          const { report } = await runReplication(source, target.repo, {
-            sourceLocation: resolve(values.repo!),
-            ...(io.signal ? { signal: io.signal } : {}),
-            ...(values.json
-              ? {}
-              : { onPoint: (p) => p.action !== "present" && io.stdout.write(pointLine(p)) }),
-          });
-          exit = Math.max(exit, reportLines(io, report, values.json === true)) as ExitCode;
-        } finally {
-          await target.close();
+          const target = await localTargetOpener({
+            passphrase: targetPassphrase(io),
+            command: "replication run",
+          })(record);
+          try {
+            const { report } = await runReplication(source, target.repo, {
+              sourceLocation: resolve(values.repo!),
+              ...(io.signal ? { signal: io.signal } : {}),
+              ...(values.json
+                ? {}
+                : { onPoint: (p) => p.action !== "present" && io.stdout.write(pointLine(p)) }),
+            });
+            exit = Math.max(exit, reportLines(io, report, values.json === true)) as ExitCode;
+          } finally {
+            await target.close();
+          }
+        } catch (err) {
+          // One unreachable or refusing target does not stop the others.
+          if (!isSnapvisorError(err)) throw err;
+          io.stderr.write(
+            `snapvisor: replication to ${record.target.id} failed: ${err.message} [${err.code}]\n`,
+          );
+          failed = true;
         }
       }
     });
-    return exit;
+    return failed ? ExitCode.failed : exit;
   },
 };
 
