@@ -7,13 +7,7 @@ import {
   setPaused,
   setUpReplication,
 } from "../../repository/replication-jobs.js";
-import {
-  findOutbound,
-  listIncoming,
-  listOutbound,
-  stateKeys,
-  type OutboundReplication,
-} from "../../repository/replication-state.js";
+import { findOutbound, listIncoming, listOutbound, stateKeys } from "../../repository/replication-state.js";
 import { ExitCode, type Command } from "../command.js";
 import { formatBytes, jsonLine, table } from "../format.js";
 import { parseCommandArgs } from "../run.js";
