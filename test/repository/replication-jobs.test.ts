@@ -5,11 +5,11 @@ import { isSnapvisorError } from "../../src/domain/errors.js";
 import { checkCompleteness } from "../../src/repository/orphans.js";
 import {
   abandonSeed,
-  replicateAfterBackup,
   runReplication,
   setPaused,
   setUpReplication,
 } from "../../src/repository/replication-jobs.js";
+import { replicateAfterBackup } from "../../src/repository/replication-hook.js";
 import { findOutbound, loadIncoming } from "../../src/repository/replication-state.js";
 import { consumeSeed } from "../../src/repository/seed-consume.js";
 import { exportSeed } from "../../src/repository/seed.js";

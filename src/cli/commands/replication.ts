@@ -1,15 +1,11 @@
 import { resolve } from "node:path";
 import { isSnapvisorError, SnapvisorError } from "../../domain/errors.js";
 import { orphanReport } from "../../repository/orphans.js";
-import {
-  localTargetOpener,
-  runReplication,
-  setPaused,
-  setUpReplication,
-} from "../../repository/replication-jobs.js";
+import { runReplication, setPaused, setUpReplication } from "../../repository/replication-jobs.js";
 import { findOutbound, listIncoming, listOutbound, stateKeys } from "../../repository/replication-state.js";
 import { ExitCode, type Command } from "../command.js";
 import { formatBytes, jsonLine, table } from "../format.js";
+import { localTargetOpener } from "../../repository/replication-hook.js";
 import { parseCommandArgs } from "../run.js";
 import { checkSchedule, isDue } from "./replication-due.js";
 import { withRepository } from "./repo-context.js";
