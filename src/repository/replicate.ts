@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { checkChunkBlob, openIndexBlob, openManifestBlob } from "./arrival.js";
 import { checkReplicable } from "./compat.js";
 import { DigestSet } from "./digest-set.js";
+import { repoError } from "./errors.js";
 import { checkSegment } from "./ids.js";
 import { Limiter } from "./limiter.js";
 import type { Manifest } from "./manifest.js";
@@ -99,6 +100,16 @@ export async function replicate(
   const machines = [...new Set(refs.map((r) => r.machineId))]
     .filter((m) => !options.machines || options.machines.includes(m))
     .sort();
+  const unknown = (options.machines ?? []).filter((m) => !machines.includes(m));
+  if (unknown.length > 0) {
+    throw repoError(
+      "POINT_NOT_FOUND",
+      `Source ${from} has no recovery points of machine ${unknown.join(", ")}`,
+      {
+        details: { machines: unknown },
+      },
+    );
+  }
   const points: ReplicatedPoint[] = [];
   let heldBack = 0;
   for (const machine of machines) {

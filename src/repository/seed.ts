@@ -110,6 +110,13 @@ export async function exportSeed(
   const selected = (await source.listPoints()).filter(
     (r) => !options.machines || options.machines.includes(r.machineId),
   );
+  const unknown = (options.machines ?? []).filter((m) => !selected.some((r) => r.machineId === m));
+  if (unknown.length > 0) {
+    throw repoError(
+      "POINT_NOT_FOUND",
+      `seed export: no recovery points of machine ${unknown.join(", ")} in the repository`,
+    );
+  }
   const refs = await withReferenced(source, selected);
   if (refs.length === 0)
     throw repoError(
