@@ -21,8 +21,10 @@ export interface ReplicateOptions {
    */
   readonly upTo?: Readonly<Record<string, string>>;
   readonly withholdBefore?: boolean;
-  /** Also send the missing chunks of points already on the target (orphans, after a seed is abandoned). */
+  /** Also send the missing chunks of every point already on the target (orphans). */
   readonly repair?: boolean;
+  /** Points already on the target, as "machine/point" (target ids), to complete if orphaned. */
+  readonly recheck?: ReadonlySet<string>;
   /** Stored in the target under `prefix + machine` (many-to-one with clashing machine ids). */
   readonly prefix?: string;
   /** Chunks in flight at once. */
@@ -157,7 +159,7 @@ async function replicatePoint(
 ): Promise<ReplicatedPoint> {
   const { source, target, options } = run;
   const exists = (await target.storage.stat(keys.manifest(to))) !== undefined;
-  if (exists && !options.repair)
+  if (exists && !options.repair && !options.recheck?.has(`${to.machineId}/${to.pointId}`))
     return { source: ref, target: to, action: "present", chunksSent: 0, bytesSent: 0, missing: 0 };
 
   const manifestKey = keys.manifest(ref);

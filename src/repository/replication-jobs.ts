@@ -50,7 +50,7 @@ export async function setUpReplication(
       if (options.machines && !options.machines.includes(ref.machineId)) continue;
       if (!upTo[ref.machineId] || upTo[ref.machineId]! < ref.pointId) upTo[ref.machineId] = ref.pointId;
     }
-    seed = { state: "pending", createdAt: now, upTo, repaired: false };
+    seed = { state: "pending", createdAt: now, upTo };
   }
   const record: OutboundReplication = {
     format: 1,
@@ -71,6 +71,7 @@ export async function setUpReplication(
     lastAt: now,
     seed: seed ? { state: "pending", seedId: null } : null,
     machines: [],
+    orphans: [],
   });
   return record;
 }
@@ -109,13 +110,13 @@ export async function runReplication(
   const machines = [...new Set((await source.listPoints()).map((r) => r.machineId))].filter(
     (m) => replicatesMachine(record, m) && (!options.machines || options.machines.includes(m)),
   );
-  const repair = seed?.state === "abandoned" && !seed.repaired;
+  const recheck = new Set(incoming?.orphans ?? []);
   let report: ReplicationReport;
   try {
     report = await replicate(source, target, {
       machines,
       ...(seed ? { upTo: seed.upTo, withholdBefore: seed.state === "pending" } : {}),
-      repair,
+      recheck,
       prefix: record.prefix,
       ...(options.signal ? { signal: options.signal } : {}),
       now,
@@ -130,7 +131,12 @@ export async function runReplication(
     await saveOutbound(source.storage, failed).catch(() => undefined);
     throw err;
   }
-  if (seed && repair) seed = { ...seed, repaired: true };
+  // Orphans not looked at this run (paused machines) stay listed; the others as they are now.
+  const seen = new Set(report.points.map((p) => `${p.target.machineId}/${p.target.pointId}`));
+  const orphans = [
+    ...[...recheck].filter((k) => !seen.has(k)),
+    ...report.points.filter((p) => p.missing > 0).map((p) => `${p.target.machineId}/${p.target.pointId}`),
+  ].sort();
   const updated: OutboundReplication = {
     ...record,
     seed,
@@ -151,6 +157,7 @@ export async function runReplication(
     machines: [
       ...new Set([...(incoming?.machines ?? []), ...machines.map((m) => `${record.prefix}${m}`)]),
     ].sort(),
+    orphans,
   });
   return { report, record: updated };
 }
@@ -178,7 +185,10 @@ export async function setPaused(
   return updated;
 }
 
-/** Abandons the pending seed drive: points before set-up will not come; orphans are completed over the network. */
+/**
+ * Abandons the pending seed drive: points before set-up will not come, and nothing is held back any
+ * more, so the next run completes the orphans already in the target over the network.
+ */
 export async function abandonSeed(
   source: Repository,
   record: OutboundReplication,

@@ -33,8 +33,6 @@ const outboundSchema = z.object({
       state: seedState,
       createdAt: z.string(),
       upTo: z.record(z.string(), z.string()),
-      /** After abandonment: the orphans' missing chunks were sent over the network once. */
-      repaired: z.boolean(),
     })
     .nullable(),
   last: z
@@ -55,6 +53,11 @@ const incomingSchema = z.object({
   lastAt: z.string(),
   seed: z.object({ state: seedState, seedId: z.string().nullable() }).nullable(),
   machines: z.array(z.string()),
+  /**
+   * Points that arrived orphaned, as "machine/point": each run completes those whose chunks the
+   * source can send (not held back for a seed), and drops them from the list once complete.
+   */
+  orphans: z.array(z.string()).default([]),
 });
 export type IncomingReplication = z.infer<typeof incomingSchema>;
 

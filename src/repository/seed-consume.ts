@@ -213,6 +213,7 @@ export async function consumeSeed(
     lastAt: now().toISOString(),
     seed: { state: "consumed", seedId: head.seedId },
     machines: [...new Set([...(incoming?.machines ?? []), ...machines.map((m) => `${prefix}${m}`)])].sort(),
+    orphans: incoming?.orphans ?? [],
   });
   return {
     seedId: head.seedId,

@@ -96,7 +96,11 @@ describe("replication set-up, pause, schedules and seed state", () => {
       run.report.points.map((p) => p.action),
       ["repaired"],
     );
-    assert.equal(run.record.seed?.repaired, true);
+    assert.deepEqual(
+      (await loadIncoming(dst.storage, src.config.id))?.orphans,
+      [],
+      "no orphan left to recheck",
+    );
     assert.ok((await restored(dst, incr)).equals(v1));
     assert.equal((await dst.listPoints()).length, 1, "the points before set-up never come");
   });
@@ -124,5 +128,33 @@ describe("replication set-up, pause, schedules and seed state", () => {
     assert.match(byId.get(far.config.id)!.error!.message, /network down/);
     assert.ok((await restored(near, ref)).equals(seededBytes(CS * 4, 7)));
     assert.deepEqual(await nightly.listPoints(), []);
+  });
+
+  it("an orphan replicated onward is completed downstream by the next run once its chunks exist upstream (rechecked, not rescanned)", async () => {
+    const a = await memoryRepo();
+    const b = await memoryRepo({ like: a });
+    const c = await memoryRepo({ like: a });
+    const v0 = seededBytes(CS * 8, 8);
+    await backup(a, "vm-1", v0);
+    await setUpReplication(a, b, { location: "b", withSeedDrive: true });
+    await setUpReplication(b, c, { location: "c" });
+    const v1 = change(v0, 5, 9);
+    const incr = await backup(a, "vm-1", v1, [{ start: CS * 5, length: CS }]);
+    await runReplication(a, b);
+    const hop = await runReplication(b, c);
+    assert.equal(hop.report.points[0]?.missing, 7, "orphaned at b, so orphaned at c");
+    assert.deepEqual((await loadIncoming(c.storage, b.config.id))?.orphans, [`vm-1/${incr.pointId}`]);
+
+    // b's orphan is completed over the network (seed abandoned): the base point itself never comes.
+    await abandonSeed(a, await findOutbound(a.storage, b.config.id));
+    assert.equal((await runReplication(a, b)).report.points[0]?.action, "repaired");
+    const again = await runReplication(b, c);
+    assert.deepEqual(
+      again.report.points.map((p) => [p.action, p.chunksSent, p.missing]),
+      [["repaired", 7, 0]],
+      "c rechecks the orphan it holds and gets the 7 chunks b has now",
+    );
+    assert.deepEqual((await loadIncoming(c.storage, b.config.id))?.orphans, []);
+    assert.ok((await restored(c, incr)).equals(v1));
   });
 });

@@ -44,7 +44,7 @@ export function reportLines(io: CliIo, report: ReplicationReport, json: boolean)
 
 export const replicate: Command = {
   path: ["replicate"],
-  usage: "replicate --from SRC --to DST [--machine ID]... [--since POINT] [--prefix P] [--json]",
+  usage: "replicate --from SRC --to DST [--machine ID]... [--since POINT] [--prefix P] [--repair] [--json]",
   summary:
     "Copy recovery points to another repository: only chunks it lacks cross, checked on arrival, manifests last (resumable).",
   async run(args, io) {
@@ -54,6 +54,7 @@ export const replicate: Command = {
       machine: { type: "string", multiple: true },
       since: { type: "string" },
       prefix: { type: "string" },
+      repair: { type: "boolean" },
       json: { type: "boolean" },
     });
     const onPoint = values.json
@@ -88,6 +89,7 @@ export const replicate: Command = {
       return replicatePoints(source, target, {
         ...common,
         ...(upTo ? { upTo, withholdBefore: true } : {}),
+        repair: values.repair === true,
         ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
       });
     });
