@@ -37,7 +37,8 @@ export async function missingChunks(
   return missing.sort();
 }
 
-async function loadChecked(repo: Repository, ref: PointRef, diskKey: string, signal?: AbortSignal) {
+/** The index of a disk of a point, refused (POINT_ORPHANED) when chunks are missing. */
+export async function loadChecked(repo: Repository, ref: PointRef, diskKey: string, signal?: AbortSignal) {
   const manifest = await repo.readManifest(ref);
   const index = await repo.readIndex(manifest, diskKey);
   const missing = await missingChunks(repo, index, signal);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { isSnapvisorError } from "../../src/domain/errors.js";
 import { exportDisk, type ExportFormat } from "../../src/disk/export.js";
 import { LocalStorage } from "../../src/repository/local-storage.js";
-import { PointDiskSource } from "../../src/repository/point-source.js";
+import { openPointDisk } from "../../src/repository/point-disk.js";
 import { replicate } from "../../src/repository/replicate.js";
 import { Repository } from "../../src/repository/repository.js";
 import { restoreToFile } from "../../src/repository/restore.js";
@@ -24,12 +24,12 @@ function image(): Buffer {
 }
 
 describe("export of a recovery point", () => {
-  it("PointDiskSource reads the point exactly, at any offset, and reports only non-zero chunks as allocated", async () => {
+  it("openPointDisk() reads the point exactly, at any offset, and reports only non-zero chunks as allocated", async () => {
     const repo = await memoryRepo();
     const data = image();
     const ref = await backup(repo, "vm-1", data);
-    const source = await PointDiskSource.open(repo, ref, "disk0");
-    const allocated = await source.allocated();
+    const source = await openPointDisk(repo, ref, "disk0");
+    const allocated = await source.allocated!();
     assert.deepEqual(allocated, [
       { start: 0, length: 3 * MiB },
       { start: 8 * MiB, length: 4 * MiB },
@@ -58,7 +58,7 @@ describe("export of a recovery point", () => {
         const restored = join(dir, "restored.raw");
         await restoreToFile(repo, ref, "disk0", restored);
         const out = join(dir, `disk.${format}`);
-        const source = await PointDiskSource.open(repo, ref, "disk0");
+        const source = await openPointDisk(repo, ref, "disk0");
         // 1 MiB VHDX blocks, so the 5 zero MiB are whole unallocated blocks (the default is 32 MiB).
         const result = await exportDisk(source, out, { format, vhdxBlockSize: MiB });
         assert.equal(result.dataBytes, 7 * MiB, "the 5 MiB of zeros are not written");
@@ -88,7 +88,7 @@ describe("export of a recovery point", () => {
     const dst = await memoryRepo({ like: src });
     await replicate(src, dst, { upTo: { "vm-1": base.pointId }, withholdBefore: true });
     const [orphan] = await dst.listPoints();
-    await assert.rejects(PointDiskSource.open(dst, orphan!, "disk0"), (err: unknown) => {
+    await assert.rejects(openPointDisk(dst, orphan!, "disk0"), (err: unknown) => {
       assert.ok(isSnapvisorError(err, "POINT_ORPHANED"));
       assert.match(err.message, /7 of its chunks/);
       assert.match(err.message, /seed consume/);

@@ -1,14 +1,12 @@
-import { stat } from "node:fs/promises";
 import { SnapvisorError } from "../../domain/errors.js";
-import { parseSize } from "../../repository/config.js";
 import { exportDisk, type ExportFormat } from "../../disk/export.js";
-import { PointDiskSource } from "../../repository/point-source.js";
+import { openPointDisk } from "../../repository/point-disk.js";
 import { ExitCode, type Command } from "../command.js";
-import { formatBytes } from "../format.js";
+import { formatBytes, jsonLine } from "../format.js";
 import { parseCommandArgs } from "../run.js";
 import { requirePositional, withRepository } from "./repo-context.js";
 
-const FORMATS: Readonly<Record<string, ExportFormat>> = {
+const FORMATS: Record<string, ExportFormat> = {
   raw: "raw",
   vmdk: "vmdk",
   "vmdk-stream": "vmdk",
@@ -18,32 +16,28 @@ const FORMATS: Readonly<Record<string, ExportFormat>> = {
 
 export const exportPoint: Command = {
   path: ["export"],
-  usage:
-    "export POINT --repo DIR [--disk KEY] --format raw|vmdk|vmdk-sparse|vhdx --out FILE [--vhdx-block-size SIZE]",
+  usage: "export POINT --repo DIR [--disk KEY] --format raw|vmdk|vmdk-sparse|vhdx --out FILE [--json]",
   summary:
-    "Export a disk of a recovery point as a sparse raw image, VMDK (streamOptimized, or monolithicSparse) or dynamic VHDX.",
+    "Export a disk of a recovery point as a sparse raw image, a VMDK (vmdk: streamOptimized, vmdk-sparse: monolithicSparse) or a dynamic VHDX.",
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("export", args, {
       repo: { type: "string" },
       disk: { type: "string" },
       format: { type: "string" },
       out: { type: "string" },
-      "vhdx-block-size": { type: "string" },
+      json: { type: "boolean" },
     });
-    const blockSize =
-      values["vhdx-block-size"] === undefined ? undefined : parseSize(values["vhdx-block-size"]);
     const [id] = requirePositional("export", positionals, "POINT");
     const format = FORMATS[values.format ?? ""];
-    if (!format) {
+    if (format === undefined) {
       throw new SnapvisorError(
         "USAGE",
-        `export: --format must be one of ${Object.keys(FORMATS).join(", ")}, got "${values.format ?? ""}"`,
+        `export: --format must be one of ${Object.keys(FORMATS).join(", ")}, not ${JSON.stringify(values.format ?? "")}`,
       );
     }
-    if (!values.out) throw new SnapvisorError("USAGE", "export: --out FILE is required");
+    if (!values.out || values.out === "-")
+      throw new SnapvisorError("USAGE", "export: --out FILE is required (a new file)");
     const out = values.out;
-    if (await stat(out).catch(() => undefined))
-      throw new SnapvisorError("USAGE", `export: ${out} already exists`);
     return withRepository(io, values.repo, "read", "export", async (repo) => {
       const ref = await repo.findPoint(id!);
       const manifest = await repo.readManifest(ref);
@@ -54,21 +48,31 @@ export const exportPoint: Command = {
           `export: point has disks ${manifest.disks.map((d) => d.key).join(", ")}: pick one with --disk`,
         );
       }
-      const source = await PointDiskSource.open(repo, ref, diskKey, io.signal ? { signal: io.signal } : {});
+      const disk = await openPointDisk(repo, ref, diskKey, io.signal);
       try {
-        const result = await exportDisk(source, out, {
-          format,
-          ...(blockSize === undefined ? {} : { vhdxBlockSize: blockSize }),
-          ...(io.signal ? { signal: io.signal } : {}),
-        });
-        io.stderr.write(
-          `Exported disk ${diskKey} of point ${ref.pointId} to ${out} (${values.format}): ` +
-            `${formatBytes(source.capacity)} disk, ${formatBytes(result.dataBytes)} of data\n`,
-        );
+        const result = await exportDisk(disk, out, { format, ...(io.signal ? { signal: io.signal } : {}) });
+        if (values.json)
+          io.stdout.write(
+            jsonLine({
+              event: "export",
+              ...ref,
+              disk: diskKey,
+              format,
+              out,
+              capacity: disk.capacity,
+              ...result,
+            }),
+          );
+        else {
+          io.stderr.write(
+            `Exported disk ${diskKey} of point ${ref.pointId} to ${out} (${format}): ${formatBytes(disk.capacity)}, ` +
+              `${formatBytes(result.dataBytes)} of data\n`,
+          );
+        }
+        return ExitCode.ok;
       } finally {
-        await source.close();
+        await disk.close();
       }
-      return ExitCode.ok;
     });
   },
 };

@@ -1,12 +1,12 @@
 import type { Command } from "../command.js";
 import { backupImage } from "./backup-image.js";
+import { exportPoint } from "./export.js";
 import { gc } from "./gc.js";
 import { pointsList, pointsShow } from "./points.js";
 import { prune } from "./prune.js";
 import { repoInit, repoUnlock } from "./repo.js";
 import { restore } from "./restore.js";
 import { verify } from "./verify.js";
-import { exportPoint } from "./export.js";
 import { replicate } from "./replicate.js";
 import {
   replicationPause,
@@ -26,10 +26,10 @@ export const commands: readonly Command[] = [
   pointsList,
   pointsShow,
   restore,
+  exportPoint,
   verify,
   prune,
   gc,
-  exportPoint,
   replicate,
   replicationSetup,
   replicationPause,
