@@ -110,6 +110,10 @@ export async function consumeSeed(
     machineId: checkSegment("machine id", `${prefix}${ref.machineId}`),
     pointId: ref.pointId,
   });
+  for (const p of head.points) {
+    checkSegment("machine id", p.machineId);
+    checkSegment("point id", p.pointId);
+  }
   const machines = [...new Set(head.points.map((p) => p.machineId))];
   for (const m of machines) {
     const home = head.origins[m] ?? { home: head.source.id, homeMachine: m };

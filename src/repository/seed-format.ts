@@ -28,7 +28,10 @@ export const seedVolumeSchema = z.object({
   volume: z.number().int().min(1),
   /** Set on the last volume only: the number of volumes. */
   volumes: z.number().int().min(1).nullable(),
-  origins: z.record(z.string(), z.object({ home: z.string(), homeMachine: z.string() })),
+  origins: z.record(
+    z.string(),
+    z.object({ home: z.string().regex(/^[0-9a-f-]{36}$/), homeMachine: z.string() }),
+  ),
   points: z.array(z.object({ machineId: z.string(), pointId: z.string() })),
   files: z.array(
     z.object({

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, rm, truncate, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isSnapvisorError } from "../../src/domain/errors.js";
 import { checkCompleteness } from "../../src/repository/orphans.js";
@@ -109,6 +109,12 @@ describe("orphans and seed drives", () => {
     await withTempDir(async (dir) => {
       const seed = await exportSeed(src, join(dir, "seed"));
       await assert.rejects(consumeSeed(stranger, seed.volumes), code("KEY_MISMATCH"));
+      const manifestPath = join(seed.volumes[0]!, "seed.json");
+      const volume = JSON.parse(await readFile(manifestPath, "utf8")) as { points: object[] };
+      volume.points = [{ machineId: "vm-1", pointId: "../../escape" }];
+      await writeFile(manifestPath, JSON.stringify(volume));
+      const sibling = await memoryRepo({ passphrase: "pw", like: src });
+      await assert.rejects(consumeSeed(sibling, seed.volumes), code("INVALID_ID"));
       await writeFile(
         join(seed.volumes[0]!, "seed.json"),
         JSON.stringify({ format: "snapvisor-seed", version: 1, files: [{ key: "../../etc/passwd" }] }),
