@@ -85,6 +85,14 @@ async function main(): Promise<void> {
     const full = await backup(image);
     const first = await cli(["replicate", "--from", src, "--to", dst, "--json"], env);
     const firstSent = JSON.parse(first.stdout) as Sent;
+    // Baseline on the same disk at the same moment: a plain copy of the chunk files, then sync.
+    const copyDir = join(dir, "copy");
+    await rm(copyDir, { recursive: true, force: true });
+    const copyStart = process.hrtime.bigint();
+    spawnSync("cp", ["-r", join(src, "chunks"), copyDir]);
+    spawnSync("sync", ["-f", copyDir]);
+    const copySeconds = Number(process.hrtime.bigint() - copyStart) / 1e9;
+    await rm(copyDir, { recursive: true, force: true });
     const incr = await backup(changed, ["--changed", extentsFile]);
     const second = await cli(["replicate", "--from", src, "--to", dst, "--json"], env);
     const secondSent = JSON.parse(second.stdout) as Sent;
@@ -93,7 +101,8 @@ async function main(): Promise<void> {
       `${label}: first replication ${firstSent.chunksSent} chunks, ${(firstSent.bytesSent / MB).toFixed(0)} MB stored bytes ` +
         `(of ${(full.manifest.stats.bytesStored / MB).toFixed(0)} MB in the source) in ${first.seconds.toFixed(2)} s = ` +
         `${(firstSent.bytesSent / MB / first.seconds).toFixed(0)} MB/s sent, ` +
-        `${(size / MB / first.seconds).toFixed(0)} MB/s of disk`,
+        `${(size / MB / first.seconds).toFixed(0)} MB/s of disk; baseline cp -r + sync of the chunks: ` +
+        `${copySeconds.toFixed(2)} s = ${(firstSent.bytesSent / MB / copySeconds).toFixed(0)} MB/s`,
     );
     console.log(
       `${label}: incremental (${extents.length} blocks of 64 KiB changed): ${secondSent.chunksSent} chunks, ` +
