@@ -11,6 +11,16 @@ import { prune } from "./prune.js";
 import { repoInit, repoUnlock } from "./repo.js";
 import { restore } from "./restore.js";
 import { verify } from "./verify.js";
+import { replicate } from "./replicate.js";
+import {
+  replicationPause,
+  replicationRemove,
+  replicationResume,
+  replicationRun,
+  replicationSetup,
+  replicationStatus,
+} from "./replication.js";
+import { seedAbandon, seedConsume, seedExport } from "./seed.js";
 
 /** Every CLI command; `run.ts` picks the longest matching path. */
 export const commands: readonly Command[] = [
@@ -28,4 +38,14 @@ export const commands: readonly Command[] = [
   verify,
   prune,
   gc,
+  replicate,
+  replicationSetup,
+  replicationPause,
+  replicationResume,
+  replicationRun,
+  replicationStatus,
+  replicationRemove,
+  seedExport,
+  seedConsume,
+  seedAbandon,
 ];
