@@ -4,6 +4,7 @@ import { constants as fsc } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { repoError } from "./errors.js";
+import { newOwnerId } from "./owner.js";
 import { partsOf, type ObjectData, type Storage, type StoredObject } from "./storage.js";
 
 /**
@@ -31,7 +32,7 @@ export class LocalStorage implements Storage {
 
   constructor(root: string, options: { owner?: string; durability?: Durability } = {}) {
     this.root = root;
-    this.#owner = options.owner ?? `p${process.pid}-${randomBytes(4).toString("hex")}`;
+    this.#owner = options.owner ?? newOwnerId();
     this.#durability = options.durability ?? "filesystem";
   }
 
@@ -222,7 +223,9 @@ async function* walk(dir: string, prefix: string): AsyncIterable<StoredObject> {
 /** syncfs(2) of the file system holding `path` (Node has no binding for it; coreutils does). */
 async function syncFileSystem(path: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    execFile("sync", ["-f", path], (err) => (err ? reject(err) : resolve()));
+    execFile("sync", ["-f", path], (err) =>
+      err ? reject(new Error(`sync -f failed: ${err.message}`, { cause: err })) : resolve(),
+    );
   });
 }
 
