@@ -118,4 +118,60 @@ describe("runBackupCycle() with the vSphere adapter and simulator", () => {
     assert.ok((await restoredLatest(win?.id ?? "", "2000")).equals(await content("win-app", "2000")));
     for (const vm of await session.inventory()) assert.deepEqual(vm.snapshots, [], vm.name);
   });
+
+  it("reads a disk in full, saying why, after a CBT reset", async () => {
+    assert.equal((await lab.control("POST", "/vms/lin-db/cbt-reset", {})).status, 200);
+    const { summary } = await cycle("job-3");
+    const lin = summary.outcomes.find((o) => o.name === "lin-db");
+    assert.equal(lin?.disks[0]?.mode, "full");
+    assert.notEqual(lin?.disks[0]?.reason, "");
+    assert.ok((await restoredLatest(lin?.id ?? "", "2000")).equals(await content("lin-db", "2000")));
+  });
+
+  it("falls back to crash with a warning when the quiesce keeps failing under prefer-application", async () => {
+    await lab.control("POST", "/faults", { kind: "quiesce-failure", vm: "win-app", times: 3 });
+    const { summary } = await cycle("job-4");
+    const win = summary.outcomes.find((o) => o.name === "win-app");
+    assert.equal(win?.status, "warning", JSON.stringify(win));
+    assert.equal(win?.consistency?.achieved, "crash");
+    assert.equal(summary.exitCode, 3);
+  });
+
+  it("fails only the VM whose disk cannot be read, and removes its snapshot", async () => {
+    await lab.control("POST", "/faults", { kind: "host-unreachable", vm: "no-tools", afterBytes: 0 });
+    try {
+      const { summary } = await cycle("job-5");
+      const byName = Object.fromEntries(summary.outcomes.map((o) => [o.name, o.status]));
+      assert.deepEqual(byName, { "lin-db": "ok", "no-tools": "failed", "off-clean": "ok", "win-app": "ok" });
+      assert.equal(summary.exitCode, 1);
+      for (const vm of await session.inventory()) assert.deepEqual(vm.snapshots, [], vm.name);
+    } finally {
+      await lab.control("DELETE", "/faults");
+    }
+  });
+
+  it("fails a require-application VM whose quiesce keeps failing, with no point and no snapshot", async () => {
+    await lab.control("POST", "/faults", { kind: "quiesce-failure", vm: "win-app", times: 3 });
+    const before = (await repo.listPoints()).length;
+    const strict = config([
+      {
+        name: "sql",
+        source: "vc1",
+        vms: [{ name: "win-app" }],
+        policy: { consistency: "require-application" },
+      },
+    ]);
+    const { summary } = await runBackupCycle({
+      config: strict,
+      sessions: new Map([["vc1", session]]),
+      repository: repositoryWriter(repo),
+      clock: { now: () => new Date() },
+      jobId: "job-6",
+    });
+    const win = summary.outcomes.find((o) => o.name === "win-app");
+    assert.equal(win?.status, "failed");
+    assert.equal(win?.errorCode, "VSPHERE_QUIESCE_FAILED");
+    assert.equal((await repo.listPoints()).length, before);
+    for (const vm of await session.inventory()) assert.deepEqual(vm.snapshots, [], vm.name);
+  });
 });
