@@ -150,6 +150,35 @@ describe("runBackupCycle() with the vSphere adapter and simulator", () => {
     }
   });
 
+  it("on SIGINT mid-job, stops, removes every backup snapshot and writes no partial point", async () => {
+    for (const vm of ["win-app", "no-tools", "lin-db"]) {
+      await lab.control("POST", `/vms/${vm}/write`, { disk: 2000, offset: 0, length: 256 * 1024, seed: 11 });
+    }
+    const controller = new AbortController();
+    const before = (await repo.listPoints()).length;
+    const { summary } = await runBackupCycle({
+      config: cfg,
+      sessions: new Map([["vc1", session]]),
+      repository: repositoryWriter(repo),
+      clock: { now: () => new Date() },
+      jobId: "job-abort",
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === "object-start") controller.abort(new Error("SIGINT"));
+      },
+    });
+    // A VM whose point was already complete when the signal came (nothing left to read) stays ok.
+    const statuses = summary.outcomes.map((o) => o.status);
+    assert.ok(
+      statuses.every((x) => x === "aborted" || x === "ok"),
+      JSON.stringify(statuses),
+    );
+    assert.ok(statuses.includes("aborted"), JSON.stringify(statuses));
+    assert.equal(summary.exitCode, 1);
+    assert.equal((await repo.listPoints()).length, before + statuses.filter((x) => x === "ok").length);
+    for (const vm of await session.inventory()) assert.deepEqual(vm.snapshots, [], vm.name);
+  });
+
   it("fails a require-application VM whose quiesce keeps failing, with no point and no snapshot", async () => {
     await lab.control("POST", "/faults", { kind: "quiesce-failure", vm: "win-app", times: 3 });
     const before = (await repo.listPoints()).length;
