@@ -4,7 +4,8 @@
  * attached to them. Pure; `--json` prints `inventoryRows()` as JSON lines.
  */
 import type { BackupPlan, PlannedVm } from "../controller/plan.js";
-import { table } from "./summary.js";
+import { decideConsistency } from "../domain/consistency.js";
+import { table } from "./format.js";
 
 export interface InventoryRow {
   readonly vm: string;
@@ -21,20 +22,33 @@ export interface InventoryRow {
   readonly why: string;
 }
 
+/**
+ * A VM the plan does not back up still shows the consistency it would get: under its group's policy,
+ * or the default prefer-application when it is in no group.
+ */
 export function inventoryRows(plan: BackupPlan): InventoryRow[] {
-  return plan.vms.map((p) => ({
-    vm: p.vm.name,
-    id: p.vm.id,
-    host: p.vm.cluster ? `${p.vm.cluster}/${p.vm.host}` : p.vm.host,
-    group: p.group?.name,
-    power: p.vm.power,
-    tools: p.vm.tools,
-    lastShutdown: p.vm.power === "off" ? p.vm.lastShutdown : "-",
-    status: p.status,
-    expected: p.status === "include" ? p.decision.expected : undefined,
-    method: p.status === "include" ? p.decision.method : undefined,
-    why: p.status === "include" ? p.decision.reason : p.reason,
-  }));
+  return plan.vms.map((p) => {
+    const decision =
+      p.status === "include"
+        ? p.decision
+        : decideConsistency(p.vm, p.group?.policy.consistency ?? "prefer-application");
+    return {
+      vm: p.vm.name,
+      id: p.vm.id,
+      host: p.vm.cluster ? `${p.vm.cluster}/${p.vm.host}` : p.vm.host,
+      group: p.group?.name,
+      power: p.vm.power,
+      tools: p.vm.tools,
+      lastShutdown: p.vm.power === "off" ? p.vm.lastShutdown : "-",
+      status: p.status,
+      expected: decision.expected,
+      method: decision.method,
+      why:
+        p.status === "include"
+          ? decision.reason
+          : `${p.reason}; would be ${decision.expected}: ${decision.reason}`,
+    };
+  });
 }
 
 export function formatInventory(plan: BackupPlan): string {
@@ -52,7 +66,9 @@ export function formatInventory(plan: BackupPlan): string {
         : "not protected",
     r.why,
   ]);
-  const lines = table(["vm", "host", "group", "power", "tools", "last shutdown", "consistency", "why"], rows);
+  const lines = table(["vm", "host", "group", "power", "tools", "last shutdown", "consistency", "why"], rows)
+    .trimEnd()
+    .split("\n");
   if (plan.sharedDisks.length > 0) {
     lines.push("", "shared disks:");
     lines.push(
@@ -64,7 +80,9 @@ export function formatInventory(plan: BackupPlan): string {
           s.vms.join(", "),
           s.protect ? "yes" : `no: ${s.reason}`,
         ]),
-      ),
+      )
+        .trimEnd()
+        .split("\n"),
     );
   }
   return lines.join("\n") + "\n";

@@ -5,7 +5,7 @@
  */
 import type { JobSummary, ObjectOutcome } from "../controller/job-summary.js";
 import { totals } from "../controller/job-summary.js";
-import { formatBytes } from "./progress-format.js";
+import { formatBytes, table } from "./format.js";
 
 function consistencyCell(o: ObjectOutcome): string {
   if (!o.consistency) return "-";
@@ -28,17 +28,6 @@ function readCell(o: ObjectOutcome): string {
   return `${formatBytes(o.point.bytesRead)} / ${formatBytes(size)}`;
 }
 
-/** Lays out rows in columns; the last column is not padded. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  return [line(header), ...rows.map(line)];
-}
-
 export function formatSummary(summary: JobSummary): string {
   const rows = summary.outcomes.map((o) => [
     o.kind === "vm" ? o.name : o.kind === "shared-disk" ? `${o.name} (shared)` : `${o.name} (source)`,
@@ -47,7 +36,7 @@ export function formatSummary(summary: JobSummary): string {
     readCell(o),
     whyCell(o),
   ]);
-  const lines = table(["object", "result", "consistency", "read / size", "why"], rows);
+  const lines = table(["object", "result", "consistency", "read / size", "why"], rows).trimEnd().split("\n");
   const t = totals(summary);
   const seconds = Math.max(0, (summary.finishedAt.getTime() - summary.startedAt.getTime()) / 1000);
   lines.push(

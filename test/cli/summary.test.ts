@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { formatSummary, table } from "../../src/cli/summary.js";
+import { table } from "../../src/cli/format.js";
+import { formatSummary } from "../../src/cli/summary.js";
 import type { JobSummary } from "../../src/controller/job-summary.js";
 
 const MiB = 1024 * 1024;
@@ -76,6 +77,6 @@ describe("formatSummary()", () => {
 
 describe("table()", () => {
   it("pads every column but the last", () => {
-    assert.deepEqual(table(["a", "bb"], [["ccc", "d"]]), ["a    bb", "ccc  d"]);
+    assert.equal(table(["a", "bb"], [["ccc", "d"]]), "a    bb\nccc  d\n");
   });
 });

@@ -11,6 +11,7 @@ import type { LockMode } from "../../repository/locks.js";
 import { openLocalRepository, type OpenedRepository } from "../../repository/open.js";
 import type { CliIo } from "../command.js";
 import { createLogger, type LogLevel } from "../logger.js";
+import { abortOnSignals } from "../signals.js";
 import { secretSources } from "./sessions.js";
 
 export interface ControllerContext {
@@ -26,28 +27,19 @@ export function cliLogger(io: CliIo, fallback: LogLevel = "warn"): Logger {
   return createLogger({ level: wanted && LEVELS.has(wanted) ? wanted : fallback, destination: io.stderr });
 }
 
-/** An abort signal for SIGINT/SIGTERM (or the one the caller injected, in tests). */
-export function interruptSignal(
-  io: CliIo,
-  what = "stopping; snapshots already taken are being removed",
-): { signal: AbortSignal; dispose(): void } {
+/**
+ * An abort signal for SIGINT/SIGTERM (or the one the caller injected, in tests): the first signal
+ * aborts, a second exits at once with 130.
+ */
+export function interruptSignal(io: CliIo, what?: string): { signal: AbortSignal; dispose(): void } {
   if (io.signal) return { signal: io.signal, dispose() {} };
-  const controller = new AbortController();
-  const onSignal = (name: string) => () => {
-    io.stderr.write(`\nsnapvisor: ${name}: ${what}\n`);
-    controller.abort(new Error(`interrupted by ${name}`));
-  };
-  const int = onSignal("SIGINT");
-  const term = onSignal("SIGTERM");
-  process.once("SIGINT", int);
-  process.once("SIGTERM", term);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off("SIGINT", int);
-      process.off("SIGTERM", term);
-    },
-  };
+  return abortOnSignals(process, {
+    onFirst: (name) =>
+      void io.stderr.write(
+        `\nsnapvisor: ${name}: ${what ?? "stopping; snapshots already taken are being removed (again to stop at once)"}\n`,
+      ),
+    onForce: () => process.exit(130),
+  });
 }
 
 export async function withControllerContext<T>(

@@ -7,8 +7,10 @@ import type { Command } from "../command.js";
 import { createProgressWriter } from "../progress.js";
 import { parseCommandArgs } from "../run.js";
 import { openConfiguredRepository, withControllerContext } from "../app/context.js";
-import { appendHistory, readHistory, summaryTable } from "../app/job-output.js";
-import { closeSessions, openSessions } from "../app/sessions.js";
+import { replicateNewPoints } from "../app/after-backup.js";
+import { appendHistory, readHistory } from "../app/job-output.js";
+import { closeSessions, openConfigSessions } from "../app/sessions.js";
+import { formatSummary } from "../summary.js";
 
 export function newJobId(now: Date): string {
   return `job-${now
@@ -39,12 +41,14 @@ export const backup: Command = {
       const clock = { now: () => new Date() };
       const history = await readHistory(config);
       const opened = await openConfiguredRepository(io, config, "backup", "backup");
-      const sessions = await openSessions(config, { env: io.env, logger, signal, only: sources }).catch(
-        async (err: unknown) => {
-          await opened.close();
-          throw err;
-        },
-      );
+      const sessions = await openConfigSessions(io.env, config, {
+        logger,
+        signal,
+        sources: [...sources],
+      }).catch(async (err: unknown) => {
+        await opened.close();
+        throw err;
+      });
       const progress = createProgressWriter(
         values.json ? "json" : io.stdinIsTTY && (io.stderr as { isTTY?: boolean }).isTTY ? "tty" : "plain",
         values.json ? io.stdout : io.stderr,
@@ -66,7 +70,9 @@ export const backup: Command = {
         });
         progress.finish();
         await appendHistory(config, summary, { groups, trigger: "manual", partial: values.vm !== undefined });
-        if (!values.json) io.stdout.write(summaryTable(summary));
+        if (!values.json) io.stdout.write(formatSummary(summary));
+        for (const line of await replicateNewPoints(io, config, opened.repo, summary, signal))
+          io.stderr.write(`${line}\n`);
         return summary.exitCode;
       } finally {
         await closeSessions(sessions);

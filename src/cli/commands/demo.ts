@@ -15,7 +15,7 @@ import { createProgressWriter } from "../progress.js";
 import { parseCommandArgs } from "../run.js";
 import { cliLogger, interruptSignal } from "../app/context.js";
 import { DEMO_PASSWORD_ENV, labConfig, startLab, type Lab } from "../app/lab.js";
-import { closeSessions, openSessions } from "../app/sessions.js";
+import { closeSessions, openConfigSessions } from "../app/sessions.js";
 import { newJobId } from "./backup.js";
 
 /** Guest writes between the two backups: a few scattered blocks on each running VM's first disk. */
@@ -89,7 +89,7 @@ export const demo: Command = {
       const storage = new LocalStorage(repoDir);
       const repo = await Repository.init(storage);
       const env = { ...io.env, [DEMO_PASSWORD_ENV]: lab.vspherePassword };
-      const sessions = await openSessions(config, { env, logger, signal: interrupt.signal });
+      const sessions = await openConfigSessions(env, config, { logger, signal: interrupt.signal });
       const clock = { now: () => new Date() };
       const cycle = async (label: string) => {
         say(`\n${label}`);
