@@ -30,7 +30,7 @@ describe("session and inventory against a scripted vCenter", () => {
     };
   }
 
-  test("inventory() follows ContinueRetrievePropertiesEx tokens and reads cleanPowerOff=false as dirty", async () => {
+  test("inventory() follows ContinueRetrievePropertiesEx tokens, reads cleanPowerOff=false as dirty and skips orphaned VMs", async () => {
     const s = await ctx.open(
       inventoryHandler((call) => {
         if (call.method === "RetrievePropertiesEx") {
@@ -44,7 +44,8 @@ describe("session and inventory against a scripted vCenter", () => {
           return {
             xml: `<returnval><token>t-2</token>${VM_PAGE("vm-3", "c", "poweredOff", true)}</returnval>`,
           };
-        return { xml: `<returnval>${VM_PAGE("vm-4", "d", "suspended")}</returnval>` };
+        const orphan = `<objects><obj type="VirtualMachine">vm-5</obj><propSet><name>name</name><val xsi:type="xsd:string">gone</val></propSet><propSet><name>runtime.powerState</name><val xsi:type="VirtualMachinePowerState">poweredOff</val></propSet><propSet><name>runtime.connectionState</name><val xsi:type="VirtualMachineConnectionState">orphaned</val></propSet></objects>`;
+        return { xml: `<returnval>${VM_PAGE("vm-4", "d", "suspended")}${orphan}</returnval>` };
       }),
       { inventoryPageSize: 2 },
     );
