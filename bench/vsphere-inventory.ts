@@ -1,6 +1,7 @@
 /**
- * vSphere adapter benchmark against vcsim (tools/vcsim/build.sh): inventory of many VMs (wall time,
- * SOAP round trips, answer bytes) and /folder Range read throughput of one snapshot disk.
+ * vSphere adapter benchmark: inventory of many VMs (wall time, SOAP round trips) and /folder Range
+ * read throughput against vcsim (tools/vcsim/build.sh), then inventory against the project's
+ * simulator, which pages its answers.
  * Usage: npm run build && node dist/bench/vsphere-inventory.js [vmsPerPool=500] [diskMiB=64]
  * The vCenter model has two resource pools (standalone host + cluster), so VMs = 2 x vmsPerPool.
  * Each figure is the best of three runs.
@@ -11,6 +12,10 @@ import { connectVsphere } from "../adapters/vsphere/index.js";
 import { folderUrl } from "../adapters/vsphere/disk-reader.js";
 import { noopLogger, type Logger } from "../src/domain/ports.js";
 import { startVcsim } from "../test/adapters/vsphere/helpers/vcsim.js";
+import { parseScenario, startVsphereSimulator } from "../simulators/vsphere/index.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const vmsPerPool = Number(process.argv[2] ?? 500);
 const diskMiB = Number(process.argv[3] ?? 64);
@@ -100,4 +105,57 @@ try {
   await session.close();
 } finally {
   await sim.stop();
+}
+
+// The same inventory against the project's simulator, which pages (ContinueRetrievePropertiesEx).
+const dir = mkdtempSync(join(tmpdir(), "snapvisor-bench-"));
+const vsim = await startVsphereSimulator({
+  dir,
+  scenario: parseScenario({
+    credentials: { user: "bench", password: "bench" },
+    datacenters: [
+      {
+        name: "DC1",
+        datastores: [{ name: "ds1" }],
+        clusters: [{ name: "C1", hosts: [{ name: "esx-01" }, { name: "esx-02" }] }],
+        vms: Array.from({ length: 2 * vmsPerPool }, (_, i) => ({
+          name: `vm-${i}`,
+          host: i % 2 === 0 ? "esx-01" : "esx-02",
+          guest: { id: "rhel8_64Guest", fullName: "RHEL 8" },
+          tools: "running",
+          power: "on",
+          disks: [{ capacity: "1MiB", datastore: "ds1" }],
+        })),
+      },
+    ],
+  }),
+});
+try {
+  for (const pageSize of [100, 500]) {
+    const session = await connectVsphere(
+      {
+        url: vsim.sdkUrl,
+        username: "bench",
+        password: "bench",
+        tls: { thumbprint: vsim.thumbprint },
+        inventoryPageSize: pageSize,
+      },
+      { logger: counting },
+    );
+    let best = Infinity;
+    let count = 0;
+    for (let run = 0; run < 3; run++) {
+      calls = 0;
+      const t0 = performance.now();
+      count = (await session.inventory()).length;
+      best = Math.min(best, performance.now() - t0);
+    }
+    console.log(
+      `simulator inventory: ${count} VMs in ${best.toFixed(0)} ms (best of 3), ${calls} SOAP round trips with pages of ${pageSize}`,
+    );
+    await session.close();
+  }
+} finally {
+  await vsim.stop();
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -249,6 +249,15 @@ export async function readInventory(client: VimClient, options: InventoryOptions
     [...props].map(([ref, p]) =>
       queue.add(async () => {
         if (p["config.template"] === true) return undefined;
+        // Disconnected, orphaned or inaccessible VMs cannot be snapshotted; their config may be stale.
+        const connection = p["runtime.connectionState"];
+        if (connection !== undefined && connection !== "connected") {
+          options.logger.warn(
+            { vm: p.name, ref, connectionState: connection },
+            "skipping a VM that is not connected",
+          );
+          return undefined;
+        }
         const events =
           p["runtime.powerState"] === "poweredOff"
             ? await queryPowerEvents(client, { type: "VirtualMachine", value: ref }, signal)
