@@ -22,7 +22,17 @@ export type RepositoryErrorCode =
   | "LOCKED"
   | "LOCK_STALE"
   | "SOURCE_READ"
-  | "USAGE";
+  | "USAGE"
+  // Replication, seed drives (docs/replication.md)
+  | "REPLICATION_INCOMPATIBLE"
+  | "KEY_MISMATCH"
+  | "SAME_REPOSITORY"
+  | "MACHINE_CONFLICT"
+  | "REPLICATION_NOT_FOUND"
+  | "REPLICATION_STATE_CORRUPT"
+  | "SEED_INCOMPLETE"
+  | "SEED_CORRUPT"
+  | "SEED_EXISTS";
 
 export function repoError(
   code: RepositoryErrorCode,

@@ -44,6 +44,23 @@ export interface InitOptions {
   readonly passphrase?: string;
   readonly compressionLevel?: number;
   readonly now?: Date;
+  /**
+   * Another repository's config to copy the chunk scheme from (chunk size, chunk ids, compression,
+   * and the wrapped keys, which `passphrase` must open): a replication target or a sibling for seeds.
+   */
+  readonly like?: RepoConfig;
+}
+
+async function newEncryption(passphrase: string | undefined) {
+  return passphrase === undefined ? null : createEncryption(passphrase);
+}
+
+/** The keys of `like`, unwrapped to prove the passphrase; the wrapped form is copied as is. */
+async function likeEncryption(like: RepoConfig, passphrase: string | undefined) {
+  if (!like.encryption) return null;
+  if (passphrase === undefined)
+    throw repoError("PASSPHRASE_REQUIRED", `Repository ${like.id} is encrypted: its passphrase is needed`);
+  return { keys: await openEncryption(passphrase, like.encryption), config: like.encryption };
 }
 
 /**
@@ -70,8 +87,11 @@ export class Repository {
   }
 
   static async init(storage: Storage, options: InitOptions = {}): Promise<Repository> {
-    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    const enc = options.passphrase === undefined ? null : await createEncryption(options.passphrase);
+    const like = options.like;
+    const chunkSize = like?.chunkSize ?? options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    const enc = like
+      ? await likeEncryption(like, options.passphrase)
+      : await newEncryption(options.passphrase);
     const config = parseRepoConfig(
       encodeRepoConfig({
         format: FORMAT_NAME,
@@ -80,7 +100,7 @@ export class Repository {
         createdAt: (options.now ?? new Date()).toISOString(),
         chunkSize,
         chunkId: enc ? "hmac-sha256" : "sha256",
-        compression: { name: "zstd", level: options.compressionLevel ?? 1 },
+        compression: like?.compression ?? { name: "zstd", level: options.compressionLevel ?? 1 },
         encryption: enc?.config ?? null,
       }),
       "(new)",

@@ -46,7 +46,7 @@ export async function loadChecked(repo: Repository, ref: PointRef, diskKey: stri
     throw repoError(
       "POINT_ORPHANED",
       `Point ${ref.pointId} of machine ${ref.machineId} is orphaned: ${missing.length} of its chunks are not in this repository (first: ${missing[0]}). ` +
-        `Supply them by consuming a seed drive or replicating from a repository that has them, then restore again`,
+        `Supply them by consuming a seed drive ("snapvisor seed consume") or replicating from a repository that has them, then restore again`,
       { details: { ...ref, missing: missing.length, sample: missing.slice(0, 10) } },
     );
   }

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runBackupCycle } from "../../src/controller/backup-cycle.js";
 import { sharedDiskId } from "../../src/controller/plan.js";
-import { repositoryWriter } from "../../src/controller/repository-writer.js";
+import { repositoryWriter } from "../../src/repository/repository-writer.js";
 import { MemoryStorage } from "../../src/repository/memory-storage.js";
 import { Repository } from "../../src/repository/repository.js";
 import { restoreToFile } from "../../src/repository/restore.js";
@@ -115,7 +115,7 @@ describe("runBackupCycle() into the repository engine", () => {
         m.disks.map((x) => x.key),
         ["scsi0:0"],
       );
-      assert.equal(m.tags["ref.scsi0:1"], `${id}/${sharedPoint.pointId}`);
+      assert.deepEqual(m.references, [{ key: "scsi0:1", machineId: id, pointId: sharedPoint.pointId }]);
     }
   });
 });

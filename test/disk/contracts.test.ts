@@ -7,6 +7,9 @@ import { openDiskImage } from "../../src/disk/open-image.js";
 import { createDifferencingVhdx, createVhdx, openVhdxForWrite } from "../../src/disk/vhdx/api.js";
 import { byteSourceContract, diskSourceContract } from "./contracts.js";
 import { MemoryDisk } from "./memory-disk.js";
+import { memoryByteSource } from "./memory-source.js";
+import { openVhdxSource } from "../../src/disk/vhdx/open.js";
+import { readFile } from "node:fs/promises";
 import { noise } from "./patterns.js";
 import { tempDir } from "./qemu.js";
 
@@ -51,6 +54,11 @@ describe("port contracts", () => {
     await writeFile(file, bytes);
     return openFileSource(file);
   });
+
+  byteSourceContract("memoryByteSource (test fake)", async (bytes) => memoryByteSource(bytes));
+  diskSourceContract("VHDX over an in-memory byte source", content, async () =>
+    openVhdxSource(memoryByteSource(await readFile(join(dir, "images", "disk.vhdx"))), "memory.vhdx"),
+  );
 
   diskSourceContract("MemoryDisk (test fake)", content, async () => new MemoryDisk(content()));
   diskSourceContract("raw image", content, () => openDiskImage(join(dir, "images", "disk.raw")));

@@ -131,6 +131,35 @@ describe(
       }
     });
 
+    it("follows an absolute ESXi parentFileNameHint through mapParentPath (a linked clone in another folder)", async () => {
+      const { mkdir } = await import("node:fs/promises");
+      await mkdir(join(dir, "clone"));
+      const sectors = new Map([[3, noise(512, 99)]]);
+      await writeFile(join(dir, "clone", "clone-delta.vmdk"), buildCowd(SIZE / 512, sectors));
+      const descriptor = join(dir, "clone", "clone.vmdk");
+      const text = formatDescriptor({
+        createType: "vmfsSparse",
+        cid: "12340002",
+        parentCid: "0000abcd",
+        extents: [
+          { access: "RW", sectors: SIZE / 512, type: "VMFSSPARSE", file: "clone-delta.vmdk", offset: 0 },
+        ],
+      }).replace("createType=", 'parentFileNameHint="/vmfs/volumes/ds1/base.vmdk"\ncreateType=');
+      await writeFile(descriptor, text);
+      await assert.rejects(openDiskImage(descriptor), (e) => isSnapvisorError(e, "VMDK_DELTA_UNSUPPORTED"));
+      const disk = await openDiskImage(descriptor, {
+        mapParentPath: (p) =>
+          p.startsWith("/vmfs/volumes/ds1/") ? join(dir, p.slice("/vmfs/volumes/ds1/".length)) : undefined,
+      });
+      try {
+        const expected = Buffer.from(base);
+        noise(512, 99).copy(expected, 3 * 512);
+        assert.ok((await readWhole(disk)).equals(expected));
+      } finally {
+        await disk.close();
+      }
+    });
+
     it("refuses a delta whose parent has another CID", async () => {
       const descriptor = await writeDelta(
         "wrong",

@@ -12,6 +12,7 @@ import {
 } from "../../src/disk/vhdx/api.js";
 import { stat } from "node:fs/promises";
 import { openVhdx } from "../../src/disk/vhdx/open.js";
+import { openFileSource } from "../../src/disk/file-source.js";
 import { PAYLOAD_FULLY_PRESENT, PAYLOAD_PARTIALLY_PRESENT } from "../../src/disk/vhdx/format.js";
 import { qemuImg, qemuIo, qemuMissing, qemuRaw, readWhole, tempDir, zeroOutside } from "./qemu.js";
 import { writeBoth } from "./patterns.js";
@@ -181,6 +182,40 @@ describe("VHDX writer", { skip: qemuMissing }, () => {
     await assert.rejects(stat(childFile), { code: "ENOENT" });
     await qemuImg("check", "-f", "vhdx", parentFile);
     assert.ok((await qemuRaw(dir, parentFile, "vhdx")).equals(model), "the merged parent differs");
+  });
+
+  it("maps a differencing VHDX reading only the sector bits of its partial blocks, not whole bitmaps", async () => {
+    const parentFile = join(dir, "map-base.vhdx");
+    await (await createVhdx(parentFile, { virtualSize: 8 * MiB, blockSize: MiB })).close();
+    const childFile = join(dir, "map-child.avhdx");
+    const child = await createDifferencingVhdx(childFile, parentFile);
+    await child.write(new Uint8Array(512).fill(1), 3 * 512);
+    await child.write(new Uint8Array(512).fill(2), 5 * MiB + 512);
+    await child.close();
+    let bytesRead = 0;
+    const disk = await openVhdx(childFile, {
+      openFile: async (path) => {
+        const source = await openFileSource(path);
+        return {
+          size: source.size,
+          read: async (offset, length, signal) => {
+            if (path === childFile) bytesRead += length;
+            return source.read(offset, length, signal);
+          },
+          close: () => source.close(),
+        };
+      },
+    });
+    try {
+      bytesRead = 0;
+      assert.deepEqual(await disk.allocated(), [
+        { start: 3 * 512, length: 512 },
+        { start: 5 * MiB + 512, length: 512 },
+      ]);
+      assert.ok(bytesRead <= 64 * 1024, `${bytesRead} bytes of the child read to map it`);
+    } finally {
+      await disk.close();
+    }
   });
 
   it("refuses a differencing VHDX whose parent was written after the child was made", async () => {

@@ -1,5 +1,9 @@
 import type { Command } from "../command.js";
+import { backup } from "./backup.js";
 import { backupImage } from "./backup-image.js";
+import { demo } from "./demo.js";
+import { inventory } from "./inventory.js";
+import { sim } from "./sim.js";
 import { exportPoint } from "./export.js";
 import { gc } from "./gc.js";
 import { pointsList, pointsShow } from "./points.js";
@@ -7,9 +11,23 @@ import { prune } from "./prune.js";
 import { repoInit, repoUnlock } from "./repo.js";
 import { restore } from "./restore.js";
 import { verify } from "./verify.js";
+import { replicate } from "./replicate.js";
+import {
+  replicationPause,
+  replicationRemove,
+  replicationResume,
+  replicationRun,
+  replicationSetup,
+  replicationStatus,
+} from "./replication.js";
+import { seedAbandon, seedConsume, seedExport } from "./seed.js";
 
 /** Every CLI command; `run.ts` picks the longest matching path. */
 export const commands: readonly Command[] = [
+  demo,
+  sim,
+  inventory,
+  backup,
   repoInit,
   repoUnlock,
   backupImage,
@@ -20,4 +38,14 @@ export const commands: readonly Command[] = [
   verify,
   prune,
   gc,
+  replicate,
+  replicationSetup,
+  replicationPause,
+  replicationResume,
+  replicationRun,
+  replicationStatus,
+  replicationRemove,
+  seedExport,
+  seedConsume,
+  seedAbandon,
 ];

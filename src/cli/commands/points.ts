@@ -1,4 +1,5 @@
 import type { Manifest } from "../../repository/manifest.js";
+import { orphanReport } from "../../repository/orphans.js";
 import type { Repository } from "../../repository/repository.js";
 import { ExitCode, type Command } from "../command.js";
 import { formatBytes, jsonLine, table } from "../format.js";
@@ -9,6 +10,12 @@ async function manifests(repo: Repository, machine: string | undefined): Promise
   const out: Manifest[] = [];
   for (const ref of await repo.listPoints(machine)) out.push(await repo.readManifest(ref));
   return out;
+}
+
+/** "ok", or "orphaned (N missing)" for a point whose chunks are not all here (docs/replication.md). */
+function stateText(missing: ReadonlyMap<string, number>, m: Manifest): string {
+  const n = missing.get(`${m.machine.id}/${m.id}`) ?? 0;
+  return n > 0 ? `orphaned (${n} missing)` : "ok";
 }
 
 /** Chain depth: 0 for a base, parent's depth + 1 otherwise (a missing parent shows as "?"). */
@@ -33,19 +40,27 @@ function consistencyText(m: Manifest): string {
 
 export const pointsList: Command = {
   path: ["points", "list"],
-  usage: "points list --repo DIR [--machine ID] [--json]",
+  usage: "points list --repo DIR [--machine ID] [--check] [--json]",
   summary: "List recovery points with their chains (base, incrementals, parents), sizes and consistency.",
   async run(args, io) {
     const { values } = parseCommandArgs("points list", args, {
       repo: { type: "string" },
       machine: { type: "string" },
+      check: { type: "boolean" },
       json: { type: "boolean" },
     });
-    const list = await withRepository(io, values.repo, "read", "points list", (repo) =>
-      manifests(repo, values.machine),
-    );
+    // Replicated machines are checked for orphans; --check looks up every point's chunks.
+    const { list, missing } = await withRepository(io, values.repo, "read", "points list", async (repo) => ({
+      list: await manifests(repo, values.machine),
+      missing: await orphanReport(repo, await repo.listPoints(values.machine), {
+        all: values.check === true,
+      }),
+    }));
     if (values.json) {
-      for (const m of list) io.stdout.write(jsonLine(summary(m)));
+      for (const m of list)
+        io.stdout.write(
+          jsonLine({ ...summary(m), missingChunks: missing.get(`${m.machine.id}/${m.id}`) ?? 0 }),
+        );
       return ExitCode.ok;
     }
     const depth = depths(list);
@@ -59,10 +74,11 @@ export const pointsList: Command = {
       formatBytes(m.stats.bytesRead),
       formatBytes(m.stats.bytesStored),
       consistencyText(m),
+      stateText(missing, m),
     ]);
     io.stdout.write(
       table(
-        ["POINT", "MACHINE", "KIND", "PARENT", "SNAPSHOT", "SIZE", "READ", "STORED", "CONSISTENCY"],
+        ["POINT", "MACHINE", "KIND", "PARENT", "SNAPSHOT", "SIZE", "READ", "STORED", "CONSISTENCY", "STATE"],
         rows,
       ),
     );

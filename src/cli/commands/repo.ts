@@ -13,17 +13,26 @@ import { requirePositional } from "./repo-context.js";
 
 export const repoInit: Command = {
   path: ["repo", "init"],
-  usage: "repo init DIR [--chunk-size SIZE] [--encrypt]",
-  summary: "Create a repository in DIR (encrypted with SNAPVISOR_PASSPHRASE or a prompted passphrase).",
+  usage: "repo init DIR [--chunk-size SIZE] [--encrypt] [--like SRC]",
+  summary:
+    "Create a repository in DIR (encrypted with SNAPVISOR_PASSPHRASE or a prompted passphrase; --like SRC: same chunk size and keys, a replication target).",
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("repo init", args, {
       "chunk-size": { type: "string" },
       encrypt: { type: "boolean" },
+      like: { type: "string" },
     });
     const [dir] = requirePositional("repo init", positionals, "DIR");
     const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize(values["chunk-size"]);
+    const like = values.like === undefined ? undefined : await readLike(values.like);
+    if (like && (values.encrypt || chunkSize !== undefined)) {
+      throw new SnapvisorError(
+        "USAGE",
+        "repo init: --like takes chunk size and encryption from SRC; drop --chunk-size/--encrypt",
+      );
+    }
     let passphrase: string | undefined;
-    if (values.encrypt) {
+    if (values.encrypt || like?.encryption) {
       passphrase = await passphraseSource(io, { confirm: true })();
       if (passphrase === undefined) {
         throw new SnapvisorError(
@@ -37,6 +46,7 @@ export const repoInit: Command = {
     const repo = await Repository.init(new LocalStorage(where), {
       ...(chunkSize === undefined ? {} : { chunkSize }),
       ...(passphrase === undefined ? {} : { passphrase }),
+      ...(like ? { like } : {}),
     });
     io.stdout.write(
       `Created repository ${repo.config.id} in ${where} (chunk size ${formatBytes(repo.chunkSize)}, ${
@@ -46,6 +56,15 @@ export const repoInit: Command = {
     return ExitCode.ok;
   },
 };
+
+/** The config of the repository to copy; its passphrase is checked when the keys are unwrapped. */
+async function readLike(dir: string) {
+  const where = resolve(dir);
+  const bytes = await new LocalStorage(where).get(CONFIG_KEY);
+  if (!bytes)
+    throw new SnapvisorError("NOT_A_REPOSITORY", `repo init --like: ${where} is not a snapvisor repository`);
+  return parseRepoConfig(bytes, where);
+}
 
 export const repoUnlock: Command = {
   path: ["repo", "unlock"],

@@ -57,6 +57,7 @@ export abstract class GrainExtent {
     parent?: DiskSource,
     parentOffset = 0,
   ): Promise<void> {
+    if (this.compressed) return this.#readCompressedRange(out, offset, signal, parent, parentOffset);
     let done = 0;
     while (done < out.length) {
       throwIfAborted(signal, `Reading VMDK "${this.path}"`);
@@ -66,18 +67,14 @@ export abstract class GrainExtent {
       const where = await this.locate(grain, signal);
       // Extend the run while the next grains continue it (same kind, contiguous in the file).
       let end = Math.min(out.length, done + this.grainBytes - inGrain);
-      if (!(where.kind === "data" && this.compressed)) {
-        let next = grain + 1;
-        while (end < out.length) {
-          const n = await this.locate(next, signal);
-          const continues =
-            n.kind === where.kind &&
-            (n.kind !== "data" ||
-              (where.kind === "data" && n.offset === where.offset + (next - grain) * this.grainBytes));
-          if (!continues) break;
-          end = Math.min(out.length, end + this.grainBytes);
-          next++;
-        }
+      for (let next = grain + 1; end < out.length; next++) {
+        const n = await this.locate(next, signal);
+        const continues =
+          n.kind === where.kind &&
+          (n.kind !== "data" ||
+            (where.kind === "data" && n.offset === where.offset + (next - grain) * this.grainBytes));
+        if (!continues) break;
+        end = Math.min(out.length, end + this.grainBytes);
       }
       const part = out.subarray(done, end);
       if (where.kind === "parent" && parent !== undefined) {
@@ -85,10 +82,6 @@ export abstract class GrainExtent {
         part.fill(0, got);
       } else if (where.kind !== "data") {
         part.fill(0);
-      } else if (this.compressed) {
-        const bytes = await this.readCompressed(grain, where.offset, signal);
-        part.set(bytes.subarray(inGrain, inGrain + part.length));
-        if (bytes.length < inGrain + part.length) part.fill(0, Math.max(0, bytes.length - inGrain));
       } else {
         const at = where.offset + inGrain;
         const got = await this.source.read(at, part.length, signal);
@@ -107,6 +100,41 @@ export abstract class GrainExtent {
       }
       done = end;
     }
+  }
+
+  /** Compressed grains are inflated on the thread pool: several at once keep it busy. */
+  async #readCompressedRange(
+    out: Uint8Array,
+    offset: number,
+    signal?: AbortSignal,
+    parent?: DiskSource,
+    parentOffset = 0,
+  ): Promise<void> {
+    if (out.length === 0) return;
+    const first = Math.floor(offset / this.grainBytes);
+    const last = Math.floor((offset + out.length - 1) / this.grainBytes);
+    let next = first;
+    const worker = async (): Promise<void> => {
+      while (next <= last) {
+        const grain = next++;
+        throwIfAborted(signal, `Reading VMDK "${this.path}"`);
+        const from = Math.max(offset, grain * this.grainBytes);
+        const to = Math.min(offset + out.length, (grain + 1) * this.grainBytes);
+        const part = out.subarray(from - offset, to - offset);
+        const where = await this.locate(grain, signal);
+        if (where.kind === "parent" && parent !== undefined) {
+          part.fill(0, await parent.read(part, parentOffset + from, signal));
+        } else if (where.kind !== "data") {
+          part.fill(0);
+        } else {
+          const bytes = await this.readCompressed(grain, where.offset, signal);
+          const inGrain = from - grain * this.grainBytes;
+          part.set(bytes.subarray(inGrain, inGrain + part.length));
+          if (bytes.length < inGrain + part.length) part.fill(0, Math.max(0, bytes.length - inGrain));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, last - first + 1) }, worker));
   }
 
   /** Extents (relative to the extent's start) that may hold data, the parent's shown areas included. */

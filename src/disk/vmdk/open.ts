@@ -43,7 +43,8 @@ export async function openVmdkSource(
           ? parseDescriptor(
               await source.read(
                 header.descriptorOffset * SECTOR,
-                header.descriptorSize * SECTOR,
+                // parseDescriptor refuses more than 1 MiB of text; a hostile size must not size the buffer.
+                Math.min(header.descriptorSize * SECTOR, MAX_TEXT_DESCRIPTOR + SECTOR),
                 options.signal,
               ),
               path,
@@ -228,9 +229,10 @@ async function openParent(
     throw diskError("VMDK_DESCRIPTOR_INVALID", `VMDK chain of "${path}" is longer than ${maxDepth} files`, {
       path,
     });
-  // ESXi writes absolute hints; the parent sits beside the child in the copies we read.
-  const name = hint.startsWith("/") ? posix.basename(hint) : hint;
-  const parentPath = resolveSibling(path, name, "Parent file");
+  // ESXi writes absolute hints: the caller maps them (datastore paths), else the parent sits beside the child.
+  const mapped = hint.startsWith("/") ? options.mapParentPath?.(hint, path) : undefined;
+  const parentPath =
+    mapped ?? resolveSibling(path, hint.startsWith("/") ? posix.basename(hint) : hint, "Parent file");
   const source = await fileOpener(options)(parentPath, options.signal).catch((err: unknown) => {
     throw diskError(
       "VMDK_DELTA_UNSUPPORTED",

@@ -1,0 +1,115 @@
+import { createHash } from "node:crypto";
+import { BlobFormatError, BlobKind } from "./blob.js";
+import { repoError } from "./errors.js";
+import { DiskIndex } from "./index-format.js";
+import { manifestSchema, type Manifest } from "./manifest.js";
+import type { PointRef, Repository } from "./repository.js";
+
+/**
+ * Checks on blobs arriving in a repository from elsewhere (a replication source, a seed drive)
+ * before they are stored as they are: each is opened with the target's own keys, so a blob that
+ * is damaged, truncated or sealed under another key never lands.
+ */
+
+/** Opens a chunk blob and checks that its plaintext has the id it is stored under. */
+export async function checkChunkBlob(
+  target: Repository,
+  hex: string,
+  blob: Buffer,
+  from: string,
+): Promise<number> {
+  let plain: Buffer;
+  try {
+    plain = await target.codec.open(BlobKind.chunk, hex, blob);
+  } catch (err) {
+    if (!(err instanceof BlobFormatError)) throw err;
+    throw repoError("CHUNK_CORRUPT", `Chunk ${hex} from ${from} is corrupt: ${err.message}`, {
+      cause: err,
+      details: { chunk: hex, from },
+    });
+  }
+  if (target.chunkId(plain).toString("hex") !== hex) {
+    throw repoError(
+      "CHUNK_CORRUPT",
+      `Chunk ${hex} from ${from} is corrupt: its content does not hash to its id`,
+      {
+        details: { chunk: hex, from },
+      },
+    );
+  }
+  return plain.length;
+}
+
+/** Opens a manifest blob stored under `key` and checks it is the manifest of `ref`. */
+export async function openManifestBlob(
+  target: Repository,
+  ref: PointRef,
+  key: string,
+  blob: Buffer,
+  from: string,
+): Promise<Manifest> {
+  let json: unknown;
+  try {
+    json = JSON.parse((await target.codec.open(BlobKind.manifest, key, blob)).toString("utf8"));
+  } catch (err) {
+    throw repoError(
+      "MANIFEST_CORRUPT",
+      `Manifest of point ${ref.pointId} from ${from} is corrupt: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { ...ref, from },
+      },
+    );
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success || parsed.data.id !== ref.pointId || parsed.data.machine.id !== ref.machineId) {
+    throw repoError(
+      "MANIFEST_CORRUPT",
+      `Manifest of point ${ref.pointId} from ${from} does not match the manifest schema`,
+      {
+        details: { ...ref, from },
+      },
+    );
+  }
+  if (parsed.data.chunkSize !== target.chunkSize) {
+    throw repoError(
+      "REPLICATION_INCOMPATIBLE",
+      `Point ${ref.pointId} from ${from} has ${parsed.data.chunkSize}-byte chunks, the target ${target.chunkSize}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Opens an index blob and checks it is the one `manifest` names for `diskKey`. */
+export async function openIndexBlob(
+  target: Repository,
+  manifest: Manifest,
+  diskKey: string,
+  key: string,
+  blob: Buffer,
+  from: string,
+): Promise<DiskIndex> {
+  const disk = manifest.disks.find((d) => d.key === diskKey);
+  const fail = (why: string, cause?: unknown) =>
+    repoError("INDEX_CORRUPT", `Index of disk ${diskKey} in point ${manifest.id} from ${from} is ${why}`, {
+      cause,
+      details: { machineId: manifest.machine.id, pointId: manifest.id, disk: diskKey, from },
+    });
+  if (!disk) throw fail("not named by its manifest");
+  let plain: Buffer;
+  try {
+    plain = await target.codec.open(BlobKind.index, key, blob);
+  } catch (err) {
+    throw fail(`corrupt: ${(err as Error).message}`, err);
+  }
+  if (createHash("sha256").update(plain).digest("hex") !== disk.index.sha256)
+    throw fail("not the one the manifest names");
+  try {
+    const index = DiskIndex.decode(plain);
+    if (index.capacity !== disk.capacity || index.chunkSize !== manifest.chunkSize)
+      throw new RangeError("geometry mismatch");
+    return index;
+  } catch (err) {
+    throw fail(`corrupt: ${(err as Error).message}`, err);
+  }
+}
