@@ -163,7 +163,7 @@ export async function startLab(input: ScenarioInput, opts: { ssh?: boolean } = {
     },
     async stop() {
       await sim.stop();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
   return lab;
