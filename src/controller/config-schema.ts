@@ -24,13 +24,13 @@ export const secretSchema = z.union(
 );
 export type SecretRef = z.output<typeof secretSchema>;
 
-/** SHA-1 or SHA-256 certificate fingerprint, hex with or without colons; normalized to AA:BB:... */
+/** SHA-256 certificate fingerprint, hex with or without colons; normalized to AA:BB:... */
 const hexOnly = (s: string) => s.replace(/[:\s]/g, "").toUpperCase();
 const thumbprint = z
   .string()
   .refine(
-    (s) => /^([0-9A-F]{40}|[0-9A-F]{64})$/.test(hexOnly(s)),
-    "expected a SHA-1 or SHA-256 fingerprint in hex",
+    (s) => /^[0-9A-F]{64}$/.test(hexOnly(s)),
+    "expected a SHA-256 fingerprint (64 hex digits, colons allowed)",
   )
   .transform((s) => hexOnly(s).match(/../g)?.join(":") ?? s);
 

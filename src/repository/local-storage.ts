@@ -1,25 +1,39 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { constants as fsc } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { repoError } from "./errors.js";
+import { newOwnerId } from "./owner.js";
 import { partsOf, type ObjectData, type Storage, type StoredObject } from "./storage.js";
 
 /**
- * Storage in a local directory. Objects are written to `tmp/<owner>/`, fsynced, then hard-linked to
- * their final name (link fails with EEXIST, which makes put-if-absent atomic without overwriting a
- * finished object) and the temporary name is unlinked. Directories that received a new name are
- * fsynced at `flush()`, so a committed manifest never names a chunk a power cut could take back.
+ * How writes are made durable before `flush()` returns (Proxmox Backup Server's `sync-level`):
+ * - `filesystem` (default): objects are written without fsync and `flush()` syncs the repository's
+ *   file system once (`syncfs(2)` through coreutils' `sync -f`): one journal commit per step of a
+ *   backup instead of one per chunk;
+ * - `file`: every object is fsynced as it is written, and each directory that received a name at
+ *   `flush()` (for file systems where syncfs is not available or not trusted, e.g. some NFS).
+ */
+export type Durability = "filesystem" | "file";
+
+/**
+ * Storage in a local directory. Objects are written to `tmp/<owner>/`, then hard-linked to their
+ * final name (link fails with EEXIST, which makes put-if-absent atomic without overwriting a
+ * finished object) and the temporary name is unlinked. `flush()` makes everything written before it
+ * durable, so a committed manifest never names a chunk a power cut could take back.
  */
 export class LocalStorage implements Storage {
   readonly root: string;
   readonly #owner: string;
   readonly #madeDirs = new Set<string>();
   readonly #dirtyDirs = new Set<string>();
+  readonly #durability: Durability;
 
-  constructor(root: string, options: { owner?: string } = {}) {
+  constructor(root: string, options: { owner?: string; durability?: Durability } = {}) {
     this.root = root;
-    this.#owner = options.owner ?? `p${process.pid}-${randomBytes(4).toString("hex")}`;
+    this.#owner = options.owner ?? newOwnerId();
+    this.#durability = options.durability ?? "filesystem";
   }
 
   #path(key: string): string {
@@ -39,14 +53,14 @@ export class LocalStorage implements Storage {
     this.#madeDirs.add(dir);
   }
 
-  async #writeTemp(data: ObjectData): Promise<string> {
+  async #writeTemp(data: ObjectData, sync = this.#durability === "file"): Promise<string> {
     const dir = join(this.root, "tmp", this.#owner);
     await this.#mkdir(dir);
     const tmp = join(dir, randomBytes(8).toString("hex"));
     const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
     try {
       await fh.writev(partsOf(data) as Uint8Array[]);
-      await fh.sync();
+      if (sync) await fh.sync();
     } catch (err) {
       await fh.close().catch(() => {});
       await fs.rm(tmp, { force: true });
@@ -88,7 +102,7 @@ export class LocalStorage implements Storage {
   async replace(key: string, data: ObjectData): Promise<void> {
     const path = this.#path(key);
     try {
-      const tmp = await this.#writeTemp(data);
+      const tmp = await this.#writeTemp(data, true);
       await this.#mkdir(dirname(path));
       await fs.rename(tmp, path);
       await syncDir(dirname(path));
@@ -165,8 +179,10 @@ export class LocalStorage implements Storage {
   async flush(): Promise<void> {
     const dirs = [...this.#dirtyDirs];
     this.#dirtyDirs.clear();
+    if (dirs.length === 0) return;
     try {
-      await Promise.all(dirs.map((d) => syncDir(d)));
+      if (this.#durability === "filesystem") await syncFileSystem(this.root);
+      else await Promise.all(dirs.map((d) => syncDir(d)));
     } catch (err) {
       throw ioError(err, "sync", dirs[0] ?? this.root);
     }
@@ -202,6 +218,15 @@ async function* walk(dir: string, prefix: string): AsyncIterable<StoredObject> {
       if (st) yield { key: `${prefix}${e.name}`, size: st.size, mtimeMs: st.mtimeMs };
     }
   }
+}
+
+/** syncfs(2) of the file system holding `path` (Node has no binding for it; coreutils does). */
+async function syncFileSystem(path: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    execFile("sync", ["-f", path], (err) =>
+      err ? reject(new Error(`sync -f failed: ${err.message}`, { cause: err })) : resolve(),
+    );
+  });
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { z } from "zod";
 import { repoError } from "./errors.js";
+import { newOwnerId } from "./owner.js";
 import type { Storage } from "./storage.js";
 
 /**
@@ -104,7 +104,7 @@ export async function acquireLock(
   options: { command: string; owner?: string; env?: LockEnv; where?: string },
 ): Promise<HeldLock> {
   const env = options.env ?? processLockEnv;
-  const id = options.owner ?? `p${env.pid}-${randomBytes(4).toString("hex")}`;
+  const id = options.owner ?? newOwnerId(env.pid);
   const now = env.now().toISOString();
   const info: LockInfo = {
     id,

@@ -89,8 +89,8 @@ describe("validateConfig()", () => {
   });
 
   it("normalizes a TLS thumbprint to upper-case colon pairs", () => {
-    const c = validateConfig(edit(["vsphere", 0, "tls"], { thumbprint: "aa".repeat(20) }));
-    assert.equal(c.vsphere[0]?.tls.thumbprint, Array(20).fill("AA").join(":"));
+    const c = validateConfig(edit(["vsphere", 0, "tls"], { thumbprint: "aa".repeat(32) }));
+    assert.equal(c.vsphere[0]?.tls.thumbprint, Array(32).fill("AA").join(":"));
   });
 
   // [what is wrong, change, the issue line expected]
@@ -100,7 +100,7 @@ describe("validateConfig()", () => {
     ["an inline password", ["vsphere", 0, "password"], "hunter2", "vsphere[0].password: expected { env: NAME } or { file: PATH } (secrets are never written in the config itself), got (hidden)"],
     ["a plain-http vCenter URL", ["vsphere", 0, "url"], "http://vc1.example/sdk", 'vsphere[0].url: expected an https:// URL of a vCenter or ESXi host, got "http://vc1.example/sdk"'],
     ["insecure TLS combined with a thumbprint", ["vsphere", 0, "tls"], { insecure: true, thumbprint: "ab".repeat(32) }, "vsphere[0].tls: insecure: true cannot be combined with thumbprint or caFile"],
-    ["a malformed thumbprint", ["vsphere", 0, "tls"], { thumbprint: "12:34" }, 'vsphere[0].tls.thumbprint: expected a SHA-1 or SHA-256 fingerprint in hex, got "12:34"'],
+    ["a malformed thumbprint", ["vsphere", 0, "tls"], { thumbprint: "12:34" }, 'vsphere[0].tls.thumbprint: expected a SHA-256 fingerprint (64 hex digits, colons allowed), got "12:34"'],
     ["an SSH node without a pinned host key", ["hyperv", "clusters", 0, "nodes", 0, "transport", "ssh", "hostKey"], DELETE, "hyperv.clusters[0].nodes[0].transport"],
     ["a host key that is not a fingerprint", ["hyperv", "clusters", 0, "nodes", 0, "transport", "ssh", "hostKey"], "ssh-ed25519 AAAA", 'hyperv.clusters[0].nodes[0].transport.ssh.hostKey: expected an OpenSSH fingerprint like SHA256:<43 base64 characters>, got "ssh-ed25519 AAAA"'],
     ["a missing repository", ["repository"], DELETE, "repository: required (object)"],
