@@ -135,7 +135,7 @@ export async function startVsphereSimulator(options: VsphereSimulatorOptions): P
     },
     model,
     stop: async () => {
-      model.tasks.releaseAll();
+      model.tasks.stop();
       await ssh?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -104,6 +104,7 @@ export class TaskManager {
   readonly recent: Task[] = [];
   #chain = 1;
   readonly #busy = new Map<string, Task>();
+  #stopped = false;
 
   constructor(private readonly host: TaskHost) {}
 
@@ -150,7 +151,7 @@ export class TaskManager {
       this.host.changed();
     };
     setImmediate(() => {
-      if (task.cancelled) return;
+      if (task.cancelled || this.#stopped) return;
       task.state = "running";
       task.startTime = this.host.now();
       this.host.changed();
@@ -163,7 +164,7 @@ export class TaskManager {
       }
       if (exclusive) this.#busy.set(entity.ref.key, task);
       const run = () => {
-        if (task.cancelled) return;
+        if (task.cancelled || this.#stopped) return;
         finish(() => (task.result = work()));
       };
       if (timing.hold) void task.hold().then(run);
@@ -171,6 +172,12 @@ export class TaskManager {
       else run();
     });
     return task;
+  }
+
+  /** After stop, tasks still queued or held do no work (the disks are closed). */
+  stop(): void {
+    this.#stopped = true;
+    this.releaseAll();
   }
 
   releaseAll(): number {

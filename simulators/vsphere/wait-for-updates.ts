@@ -122,7 +122,9 @@ export async function waitForUpdates(ctx: CallContext, body: XNode): Promise<Dat
       return data("UpdateSet", { version: String(state.version), filterSet: sets });
     }
     await new Promise<void>((resolve) => {
+      // unref: a wait left behind by a client that went away must not keep the process alive.
       const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      timer.unref();
       const off = ctx.model.onChange(done);
       function done() {
         clearTimeout(timer);

@@ -122,7 +122,11 @@ export async function startLab(input: ScenarioInput, opts: { ssh?: boolean } = {
           `<version>${version}</version><options><maxWaitSeconds>30</maxWaitSeconds></options>`,
         );
         version = textAt(set, "version") ?? version;
-        const state = textAt(set, "filterSet", "objectSet", "changeSet", "val");
+        // Other filters of this session may report too: look for this task's own update.
+        const mine = kids(set, "filterSet")
+          .flatMap((f) => kids(f, "objectSet"))
+          .find((o) => kid(o, "obj")?.text === task.value);
+        const state = textAt(mine, "changeSet", "val");
         if (state === "success" || state === "error") break;
       }
       await client.ok("DestroyPropertyFilter", ref(filter));
@@ -159,7 +163,7 @@ export async function startLab(input: ScenarioInput, opts: { ssh?: boolean } = {
     },
     async stop() {
       await sim.stop();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
   return lab;
