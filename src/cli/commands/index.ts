@@ -1,4 +1,21 @@
 import type { Command } from "../command.js";
+import { backupImage } from "./backup-image.js";
+import { gc } from "./gc.js";
+import { pointsList, pointsShow } from "./points.js";
+import { prune } from "./prune.js";
+import { repoInit, repoUnlock } from "./repo.js";
+import { restore } from "./restore.js";
+import { verify } from "./verify.js";
 
 /** Every CLI command; `run.ts` picks the longest matching path. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [
+  repoInit,
+  repoUnlock,
+  backupImage,
+  pointsList,
+  pointsShow,
+  restore,
+  verify,
+  prune,
+  gc,
+];

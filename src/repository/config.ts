@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { repoError } from "./errors.js";
+
+/** The repository format this code writes; a higher version in a config is refused, never guessed at. */
+export const FORMAT_VERSION = 1;
+export const FORMAT_NAME = "snapvisor-repository";
+
+export const MIN_CHUNK_SIZE = 64 * 1024;
+export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+/** Chosen by `npm run bench` (README "Chunk size"): 4 MiB. */
+export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
+
+const encryptionSchema = z.object({
+  cipher: z.literal("aes-256-gcm"),
+  kdf: z.object({
+    name: z.literal("scrypt"),
+    salt: b64,
+    N: z
+      .number()
+      .int()
+      .min(1024)
+      .max(2 ** 22),
+    r: z.number().int().min(1).max(32),
+    p: z.number().int().min(1).max(16),
+  }),
+  /** The data key and chunk-id key (64 bytes), AES-256-GCM sealed under the passphrase key. */
+  wrappedKeys: z.object({ iv: b64, tag: b64, data: b64 }),
+});
+
+export const repoConfigSchema = z.object({
+  format: z.literal(FORMAT_NAME),
+  version: z.number().int().min(1),
+  id: z.string().regex(/^[0-9a-f-]{36}$/),
+  createdAt: z.string(),
+  chunkSize: z
+    .number()
+    .int()
+    .min(MIN_CHUNK_SIZE)
+    .max(MAX_CHUNK_SIZE)
+    .refine((n) => (n & (n - 1)) === 0, "a power of two"),
+  /** sha256 of the plaintext, or hmac-sha256 under the id key when encrypted. */
+  chunkId: z.enum(["sha256", "hmac-sha256"]),
+  compression: z.object({ name: z.literal("zstd"), level: z.number().int().min(-7).max(19) }),
+  encryption: encryptionSchema.nullable(),
+});
+
+export type RepoConfig = z.infer<typeof repoConfigSchema>;
+export type EncryptionConfig = z.infer<typeof encryptionSchema>;
+
+/** Parses config bytes; a version from the future is FORMAT_TOO_NEW, anything malformed CONFIG_CORRUPT. */
+export function parseRepoConfig(bytes: Uint8Array, where: string): RepoConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch (err) {
+    throw repoError("CONFIG_CORRUPT", `Repository config ${where} is not valid JSON (truncated or damaged)`, {
+      cause: err,
+    });
+  }
+  const version = (json as { version?: unknown } | null)?.version;
+  if (typeof version === "number" && version > FORMAT_VERSION) {
+    throw repoError(
+      "FORMAT_TOO_NEW",
+      `Repository ${where} has format version ${version}; this snapvisor reads up to ${FORMAT_VERSION}: upgrade snapvisor`,
+      { details: { version, supported: FORMAT_VERSION } },
+    );
+  }
+  const parsed = repoConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join(".") ?? "";
+    throw repoError(
+      "CONFIG_CORRUPT",
+      `Repository config ${where} is invalid at "${path}": ${issue?.message}`,
+      {
+        details: { issues: parsed.error.issues.slice(0, 5) },
+      },
+    );
+  }
+  return parsed.data;
+}
+
+export function encodeRepoConfig(config: RepoConfig): Uint8Array {
+  return Buffer.from(JSON.stringify(config, null, 2) + "\n", "utf8");
+}
+
+/** Parses "4M", "1MiB", "65536", "512k" into bytes. */
+export function parseSize(text: string): number {
+  const m = /^(\d+)\s*([kKmMgGtT]?)(i?[bB])?$/.exec(text.trim());
+  if (!m) throw repoError("USAGE", `Invalid size ${JSON.stringify(text)}: expected e.g. 4M, 1MiB, 65536`);
+  const unit = (m[2] ?? "").toLowerCase();
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] ?? 1;
+  return Number(m[1]) * mult;
+}

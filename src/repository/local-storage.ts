@@ -1,0 +1,234 @@
+import { randomBytes } from "node:crypto";
+import { constants as fsc } from "node:fs";
+import * as fs from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
+import { repoError } from "./errors.js";
+import type { Storage, StoredObject } from "./storage.js";
+
+/**
+ * Storage in a local directory. Objects are written to `tmp/<owner>/`, fsynced, then hard-linked to
+ * their final name (link fails with EEXIST, which makes put-if-absent atomic without overwriting a
+ * finished object) and the temporary name is unlinked. Directories that received a new name are
+ * fsynced at `flush()`, so a committed manifest never names a chunk a power cut could take back.
+ */
+export class LocalStorage implements Storage {
+  readonly root: string;
+  readonly #owner: string;
+  readonly #madeDirs = new Set<string>();
+  readonly #dirtyDirs = new Set<string>();
+
+  constructor(root: string, options: { owner?: string } = {}) {
+    this.root = root;
+    this.#owner = options.owner ?? `p${process.pid}-${randomBytes(4).toString("hex")}`;
+  }
+
+  #path(key: string): string {
+    if (
+      key.length === 0 ||
+      key.startsWith("/") ||
+      key.split("/").some((s) => s === "" || s === "." || s === "..")
+    ) {
+      throw repoError("INVALID_ID", `Invalid storage key ${JSON.stringify(key)}`);
+    }
+    return join(this.root, ...key.split("/"));
+  }
+
+  async #mkdir(dir: string): Promise<void> {
+    if (this.#madeDirs.has(dir)) return;
+    await fs.mkdir(dir, { recursive: true });
+    this.#madeDirs.add(dir);
+  }
+
+  async #writeTemp(data: Uint8Array): Promise<string> {
+    const dir = join(this.root, "tmp", this.#owner);
+    await this.#mkdir(dir);
+    const tmp = join(dir, randomBytes(8).toString("hex"));
+    const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    return tmp;
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      return await fs.readFile(this.#path(key));
+    } catch (err) {
+      if (errno(err) === "ENOENT") return undefined;
+      throw ioError(err, "read", key);
+    }
+  }
+
+  async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+    const path = this.#path(key);
+    try {
+      const tmp = await this.#writeTemp(data);
+      try {
+        await this.#mkdir(dirname(path));
+        await fs.link(tmp, path);
+        this.#dirtyDirs.add(dirname(path));
+        return true;
+      } catch (err) {
+        if (errno(err) === "EEXIST") return false;
+        throw err;
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
+    } catch (err) {
+      throw ioError(err, "write", key);
+    }
+  }
+
+  async replace(key: string, data: Uint8Array): Promise<void> {
+    const path = this.#path(key);
+    try {
+      const tmp = await this.#writeTemp(data);
+      await this.#mkdir(dirname(path));
+      await fs.rename(tmp, path);
+      await syncDir(dirname(path));
+    } catch (err) {
+      throw ioError(err, "write", key);
+    }
+  }
+
+  async stat(key: string): Promise<StoredObject | undefined> {
+    try {
+      const st = await fs.stat(this.#path(key));
+      return { key, size: st.size, mtimeMs: st.mtimeMs };
+    } catch (err) {
+      if (errno(err) === "ENOENT") return undefined;
+      throw ioError(err, "stat", key);
+    }
+  }
+
+  async touch(key: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await fs.utimes(this.#path(key), now, now);
+      return true;
+    } catch (err) {
+      if (errno(err) === "ENOENT") return false;
+      throw ioError(err, "touch", key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    if (!prefix.endsWith("/")) throw repoError("INVALID_ID", `List prefix must end with "/": ${prefix}`);
+    yield* walk(this.#path(prefix.slice(0, -1)), prefix);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    try {
+      await fs.unlink(this.#path(key));
+      return true;
+    } catch (err) {
+      if (errno(err) === "ENOENT") return false;
+      throw ioError(err, "delete", key);
+    }
+  }
+
+  /**
+   * Renames the object aside first: a `touch` after that fails (the writer then writes the chunk
+   * anew), and one before it shows in the mtime read after the rename, which puts the object back.
+   */
+  async deleteIfOlder(key: string, cutoffMs: number): Promise<boolean> {
+    const path = this.#path(key);
+    const dir = join(this.root, "tmp", this.#owner);
+    await this.#mkdir(dir);
+    const aside = join(dir, `gc-${randomBytes(8).toString("hex")}`);
+    try {
+      await fs.rename(path, aside);
+    } catch (err) {
+      if (errno(err) === "ENOENT") return false;
+      throw ioError(err, "delete", key);
+    }
+    const st = await fs.stat(aside);
+    if (st.mtimeMs >= cutoffMs) {
+      // Touched meanwhile: restore without overwriting a copy a writer may have re-created.
+      await fs.link(aside, path).catch((err: unknown) => {
+        if (errno(err) !== "EEXIST") throw ioError(err, "restore", key);
+      });
+      await fs.unlink(aside);
+      return false;
+    }
+    await fs.unlink(aside);
+    this.#dirtyDirs.add(dirname(path));
+    return true;
+  }
+
+  async flush(): Promise<void> {
+    const dirs = [...this.#dirtyDirs];
+    this.#dirtyDirs.clear();
+    try {
+      await Promise.all(dirs.map((d) => syncDir(d)));
+    } catch (err) {
+      throw ioError(err, "sync", dirs[0] ?? this.root);
+    }
+  }
+
+  async cleanTemporary(deadOwners: readonly string[] = []): Promise<number> {
+    let removed = 0;
+    for (const owner of [this.#owner, ...deadOwners]) {
+      if (!/^[A-Za-z0-9_-]+$/.test(owner)) continue;
+      const dir = join(this.root, "tmp", owner);
+      const names = await fs.readdir(dir).catch(() => [] as string[]);
+      removed += names.length;
+      await fs.rm(dir, { recursive: true, force: true });
+      this.#madeDirs.delete(dir);
+    }
+    return removed;
+  }
+}
+
+async function* walk(dir: string, prefix: string): AsyncIterable<StoredObject> {
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (errno(err) === "ENOENT") return;
+    throw ioError(err, "list", prefix);
+  }
+  for (const e of entries) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) yield* walk(full, `${prefix}${e.name}/`);
+    else if (e.isFile()) {
+      const st = await fs.stat(full).catch(() => undefined);
+      if (st) yield { key: `${prefix}${e.name}`, size: st.size, mtimeMs: st.mtimeMs };
+    }
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+function ioError(err: unknown, op: string, key: string) {
+  if (err instanceof Error && err.name === "SnapvisorError") return err;
+  const code = errno(err);
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return repoError("NO_SPACE", `No space left on the repository's device while writing ${key}`, {
+      cause: err,
+      details: { key },
+    });
+  }
+  return repoError("STORAGE_IO", `Cannot ${op} ${key.split("/").join(sep)}: ${code ?? String(err)}`, {
+    cause: err,
+    retryable: code === "EAGAIN" || code === "EBUSY",
+    details: { key, errno: code },
+  });
+}

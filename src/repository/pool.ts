@@ -1,0 +1,27 @@
+/**
+ * Runs `work` over `items` with at most `concurrency` in flight, each worker owning one reusable
+ * buffer of `bufferSize` bytes (so memory stays at concurrency x bufferSize whatever the disk size).
+ * The first failure stops new work and is rethrown after in-flight work settles.
+ */
+export async function runPool<T>(
+  items: readonly T[],
+  concurrency: number,
+  bufferSize: number,
+  work: (item: T, buffer: Buffer) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    const buffer = Buffer.allocUnsafe(bufferSize);
+    while (!failure && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item, buffer);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  if (failure) throw failure.err;
+}

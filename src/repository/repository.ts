@@ -1,0 +1,277 @@
+import { createHash, createHmac, randomUUID } from "node:crypto";
+import { BlobCodec, BlobFormatError, BlobKind } from "./blob.js";
+import {
+  DEFAULT_CHUNK_SIZE,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  encodeRepoConfig,
+  parseRepoConfig,
+  type RepoConfig,
+} from "./config.js";
+import { repoError } from "./errors.js";
+import { checkSegment } from "./ids.js";
+import { DiskIndex } from "./index-format.js";
+import { createEncryption, openEncryption, type RepoKeys } from "./keys.js";
+import { manifestSchema, type Manifest } from "./manifest.js";
+import type { Storage } from "./storage.js";
+
+export const CONFIG_KEY = "config.json";
+
+export interface PointRef {
+  readonly machineId: string;
+  readonly pointId: string;
+}
+
+/** Where each object of a point lives; one place for the key layout. */
+export const keys = {
+  chunk: (hex: string) => `chunks/${hex.slice(0, 4)}/${hex}`,
+  pointDir: (p: PointRef) => `points/${p.machineId}/${p.pointId}/`,
+  manifest: (p: PointRef) => `points/${p.machineId}/${p.pointId}/manifest`,
+  index: (p: PointRef, diskKey: string) => `points/${p.machineId}/${p.pointId}/disk-${diskKey}.index`,
+} as const;
+
+const CHUNK_KEY = /^chunks\/[0-9a-f]{4}\/([0-9a-f]{64})$/;
+const MANIFEST_KEY = /^points\/([^/]+)\/([^/]+)\/manifest$/;
+
+export function chunkIdFromKey(key: string): string | undefined {
+  return CHUNK_KEY.exec(key)?.[1];
+}
+
+export interface InitOptions {
+  readonly chunkSize?: number;
+  readonly passphrase?: string;
+  readonly compressionLevel?: number;
+  readonly now?: Date;
+}
+
+/**
+ * A repository over a Storage: content-addressed chunks, recovery points (manifest + one complete
+ * index per disk). Operations (backup, restore, verify, gc, prune) live in their own modules and use
+ * this class for the object layout, codecs and keys.
+ */
+export class Repository {
+  readonly storage: Storage;
+  readonly config: RepoConfig;
+  readonly codec: BlobCodec;
+  readonly #idKey: Buffer | null;
+
+  private constructor(storage: Storage, config: RepoConfig, repoKeys: RepoKeys | null) {
+    this.storage = storage;
+    this.config = config;
+    this.codec = new BlobCodec(repoKeys, config.compression.level);
+    this.#idKey = repoKeys?.idKey ?? null;
+  }
+
+  static async init(storage: Storage, options: InitOptions = {}): Promise<Repository> {
+    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    const enc = options.passphrase === undefined ? null : await createEncryption(options.passphrase);
+    const config = parseRepoConfig(
+      encodeRepoConfig({
+        format: FORMAT_NAME,
+        version: FORMAT_VERSION,
+        id: randomUUID(),
+        createdAt: (options.now ?? new Date()).toISOString(),
+        chunkSize,
+        chunkId: enc ? "hmac-sha256" : "sha256",
+        compression: { name: "zstd", level: options.compressionLevel ?? 1 },
+        encryption: enc?.config ?? null,
+      }),
+      "(new)",
+    );
+    const written = await storage.putIfAbsent(CONFIG_KEY, encodeRepoConfig(config));
+    if (!written) throw repoError("REPO_EXISTS", "A repository already exists there");
+    await storage.flush();
+    return new Repository(storage, config, enc?.keys ?? null);
+  }
+
+  /** Opens an existing repository; `passphrase` is asked for only when the repository is encrypted. */
+  static async open(
+    storage: Storage,
+    options: { passphrase?: () => Promise<string | undefined>; where?: string } = {},
+  ): Promise<Repository> {
+    const where = options.where ?? "";
+    const bytes = await storage.get(CONFIG_KEY);
+    if (!bytes)
+      throw repoError(
+        "NOT_A_REPOSITORY",
+        `${where || "This"} is not a snapvisor repository (no ${CONFIG_KEY})`,
+      );
+    const config = parseRepoConfig(bytes, where);
+    let repoKeys: RepoKeys | null = null;
+    if (config.encryption) {
+      const pass = await options.passphrase?.();
+      if (pass === undefined) {
+        throw repoError(
+          "PASSPHRASE_REQUIRED",
+          `Repository ${where} is encrypted: set SNAPVISOR_PASSPHRASE or run on a terminal to be asked`,
+        );
+      }
+      repoKeys = await openEncryption(pass, config.encryption);
+    }
+    return new Repository(storage, config, repoKeys);
+  }
+
+  get chunkSize(): number {
+    return this.config.chunkSize;
+  }
+
+  /** SHA-256 of the plaintext, or HMAC-SHA256 under the id key so ids leak no plaintext hashes. */
+  chunkId(data: Uint8Array): Buffer {
+    return this.#idKey
+      ? createHmac("sha256", this.#idKey).update(data).digest()
+      : createHash("sha256").update(data).digest();
+  }
+
+  /** Seals and stores a chunk unless present; returns stored bytes (0 when it was already there). */
+  async putChunk(id: Buffer, plain: Uint8Array, signal?: AbortSignal): Promise<number> {
+    const hex = id.toString("hex");
+    const blob = await this.codec.seal(BlobKind.chunk, hex, plain);
+    return (await this.storage.putIfAbsent(keys.chunk(hex), blob, signal)) ? blob.length : 0;
+  }
+
+  /** The chunk's plaintext, checked against its id. Throws CHUNK_MISSING or CHUNK_CORRUPT. */
+  async getChunk(id: Buffer, signal?: AbortSignal): Promise<Buffer> {
+    const hex = id.toString("hex");
+    const blob = await this.storage.get(keys.chunk(hex), signal);
+    if (!blob)
+      throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
+        details: { chunk: hex },
+      });
+    let plain: Buffer;
+    try {
+      plain = await this.codec.open(BlobKind.chunk, hex, blob);
+    } catch (err) {
+      if (!(err instanceof BlobFormatError)) throw err;
+      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: ${err.message}`, {
+        cause: err,
+        details: { chunk: hex },
+      });
+    }
+    if (!this.chunkId(plain).equals(id)) {
+      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: its content does not hash to its id`, {
+        details: { chunk: hex },
+      });
+    }
+    return plain;
+  }
+
+  async listPoints(machineId?: string): Promise<PointRef[]> {
+    const prefix = machineId === undefined ? "points/" : `points/${checkSegment("machine id", machineId)}/`;
+    const out: PointRef[] = [];
+    for await (const o of this.storage.list(prefix)) {
+      const m = MANIFEST_KEY.exec(o.key);
+      if (m) out.push({ machineId: m[1]!, pointId: m[2]! });
+    }
+    return out.sort((a, b) => a.pointId.localeCompare(b.pointId) || a.machineId.localeCompare(b.machineId));
+  }
+
+  async readManifest(ref: PointRef): Promise<Manifest> {
+    const key = keys.manifest(ref);
+    const blob = await this.storage.get(key);
+    if (!blob)
+      throw repoError(
+        "POINT_NOT_FOUND",
+        `Recovery point ${ref.pointId} of machine ${ref.machineId} does not exist`,
+      );
+    let json: unknown;
+    try {
+      json = JSON.parse((await this.codec.open(BlobKind.manifest, key, blob)).toString("utf8"));
+    } catch (err) {
+      throw repoError(
+        "MANIFEST_CORRUPT",
+        `Manifest of point ${ref.pointId} is corrupt: ${(err as Error).message}`,
+        {
+          cause: err,
+          details: { ...ref },
+        },
+      );
+    }
+    const parsed = manifestSchema.safeParse(json);
+    if (!parsed.success || parsed.data.id !== ref.pointId || parsed.data.machine.id !== ref.machineId) {
+      throw repoError(
+        "MANIFEST_CORRUPT",
+        `Manifest of point ${ref.pointId} does not match the manifest schema`,
+        {
+          details: { ...ref, issues: parsed.error?.issues.slice(0, 3) },
+        },
+      );
+    }
+    return parsed.data;
+  }
+
+  async readIndex(manifest: Manifest, diskKey: string): Promise<DiskIndex> {
+    const ref = { machineId: manifest.machine.id, pointId: manifest.id };
+    const disk = manifest.disks.find((d) => d.key === diskKey);
+    if (!disk) {
+      const known = manifest.disks.map((d) => d.key).join(", ");
+      throw repoError("DISK_NOT_FOUND", `Point ${manifest.id} has no disk "${diskKey}" (disks: ${known})`);
+    }
+    const key = keys.index(ref, diskKey);
+    const blob = await this.storage.get(key);
+    const fail = (why: string, cause?: unknown) =>
+      repoError("INDEX_CORRUPT", `Index of disk ${diskKey} in point ${manifest.id} is ${why}`, {
+        cause,
+        details: { ...ref, disk: diskKey },
+      });
+    if (!blob) throw fail("missing");
+    let plain: Buffer;
+    try {
+      plain = await this.codec.open(BlobKind.index, key, blob);
+    } catch (err) {
+      throw fail(`corrupt: ${(err as Error).message}`, err);
+    }
+    if (createHash("sha256").update(plain).digest("hex") !== disk.index.sha256)
+      throw fail("not the one the manifest names");
+    try {
+      const index = DiskIndex.decode(plain);
+      if (index.capacity !== disk.capacity || index.chunkSize !== manifest.chunkSize)
+        throw new RangeError("geometry mismatch");
+      return index;
+    } catch (err) {
+      throw fail(`corrupt: ${(err as Error).message}`, err);
+    }
+  }
+
+  /** Seals an index; returns its blob and the plaintext digest the manifest records. */
+  async sealIndex(
+    ref: PointRef,
+    diskKey: string,
+    index: DiskIndex,
+  ): Promise<{ key: string; blob: Buffer; sha256: string }> {
+    const plain = index.encode();
+    const key = keys.index(ref, diskKey);
+    return {
+      key,
+      blob: await this.codec.seal(BlobKind.index, key, plain),
+      sha256: createHash("sha256").update(plain).digest("hex"),
+    };
+  }
+
+  async sealManifest(manifest: Manifest): Promise<{ key: string; blob: Buffer }> {
+    const key = keys.manifest({ machineId: manifest.machine.id, pointId: manifest.id });
+    return {
+      key,
+      blob: await this.codec.seal(BlobKind.manifest, key, Buffer.from(JSON.stringify(manifest), "utf8")),
+    };
+  }
+
+  /** Finds a point by id (or unique id prefix) across machines. */
+  async findPoint(pointId: string): Promise<PointRef> {
+    const all = await this.listPoints();
+    const hits = all.filter((p) => p.pointId === pointId);
+    const matches = hits.length > 0 ? hits : all.filter((p) => p.pointId.startsWith(pointId));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0)
+      throw repoError("POINT_NOT_FOUND", `No recovery point "${pointId}" in the repository`);
+    throw repoError(
+      "USAGE",
+      `Point id "${pointId}" is ambiguous: ${matches.map((m) => m.pointId).join(", ")}`,
+    );
+  }
+
+  /** The newest committed point of a machine, if any. */
+  async latestPoint(machineId: string): Promise<PointRef | undefined> {
+    const points = await this.listPoints(machineId);
+    return points.at(-1);
+  }
+}

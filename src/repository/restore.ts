@@ -1,0 +1,152 @@
+import * as fs from "node:fs/promises";
+import type { Writable } from "node:stream";
+import { repoError } from "./errors.js";
+import type { DiskIndex } from "./index-format.js";
+import { keys, type PointRef, type Repository } from "./repository.js";
+
+export interface RestoreOptions {
+  readonly signal?: AbortSignal;
+  /** Chunks fetched and decoded at once. */
+  readonly concurrency?: number;
+  readonly onProgress?: (p: { bytesDone: number; bytesTotal: number }) => void;
+}
+
+export interface RestoreResult {
+  readonly capacity: number;
+  readonly chunksRestored: number;
+  readonly zeroChunks: number;
+}
+
+/** The chunks of `index` that the store lacks; a point with any is orphaned and not restorable. */
+export async function missingChunks(
+  repo: Repository,
+  index: DiskIndex,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const ids = [...index.uniqueIds()];
+  const missing: string[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < ids.length) {
+      signal?.throwIfAborted();
+      const hex = ids[next++]!;
+      if (!(await repo.storage.stat(keys.chunk(hex)))) missing.push(hex);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return missing.sort();
+}
+
+async function loadChecked(repo: Repository, ref: PointRef, diskKey: string, signal?: AbortSignal) {
+  const manifest = await repo.readManifest(ref);
+  const index = await repo.readIndex(manifest, diskKey);
+  const missing = await missingChunks(repo, index, signal);
+  if (missing.length > 0) {
+    throw repoError(
+      "POINT_ORPHANED",
+      `Point ${ref.pointId} of machine ${ref.machineId} is orphaned: ${missing.length} of its chunks are not in this repository (first: ${missing[0]}). ` +
+        `Supply them by consuming a seed drive or replicating from a repository that has them, then restore again`,
+      { details: { ...ref, missing: missing.length, sample: missing.slice(0, 10) } },
+    );
+  }
+  return index;
+}
+
+/**
+ * Restores a disk to a file: truncated to the capacity first, so all-zero slots stay holes, then
+ * chunks are fetched, checked against their ids and written at their offsets in parallel.
+ */
+export async function restoreToFile(
+  repo: Repository,
+  ref: PointRef,
+  diskKey: string,
+  path: string,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
+  const index = await loadChecked(repo, ref, diskKey, options.signal);
+  const fh = await fs.open(path, "w");
+  try {
+    await fh.truncate(index.capacity);
+    let done = 0;
+    let restored = 0;
+    const slots = dataSlots(index);
+    const total = slots.reduce((n, s) => n + index.slotLength(s), 0);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < slots.length) {
+        options.signal?.throwIfAborted();
+        const slot = slots[next++]!;
+        const data = await repo.getChunk(index.id(slot), options.signal);
+        checkLength(data, index, slot, ref);
+        await fh.write(data, 0, data.length, slot * index.chunkSize);
+        done += data.length;
+        restored++;
+        options.onProgress?.({ bytesDone: done, bytesTotal: total });
+      }
+    };
+    await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+    await fh.sync();
+    return { capacity: index.capacity, chunksRestored: restored, zeroChunks: index.count - slots.length };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Restores a disk to a stream (stdout) in order: up to `concurrency` chunks are fetched ahead while
+ * earlier ones are written, and zero slots are written as zeros.
+ */
+export async function restoreToStream(
+  repo: Repository,
+  ref: PointRef,
+  diskKey: string,
+  out: Writable,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
+  const index = await loadChecked(repo, ref, diskKey, options.signal);
+  const ahead = options.concurrency ?? 8;
+  const fetches = new Map<number, Promise<Buffer>>();
+  const start = (slot: number): void => {
+    if (slot < index.count && !index.isZero(slot))
+      fetches.set(slot, repo.getChunk(index.id(slot), options.signal));
+  };
+  for (let s = 0; s < Math.min(ahead, index.count); s++) start(s);
+  let restored = 0;
+  let done = 0;
+  try {
+    for (let slot = 0; slot < index.count; slot++) {
+      options.signal?.throwIfAborted();
+      const pending = fetches.get(slot);
+      fetches.delete(slot);
+      start(slot + ahead);
+      let data: Buffer;
+      if (pending) {
+        data = await pending;
+        checkLength(data, index, slot, ref);
+        restored++;
+      } else data = Buffer.alloc(index.slotLength(slot));
+      done += data.length;
+      if (!out.write(data)) await new Promise<void>((resolve) => out.once("drain", resolve));
+      options.onProgress?.({ bytesDone: done, bytesTotal: index.capacity });
+    }
+  } finally {
+    // Settle fetches started ahead so none rejects unobserved.
+    await Promise.allSettled(fetches.values());
+  }
+  return { capacity: index.capacity, chunksRestored: restored, zeroChunks: index.count - restored };
+}
+
+function dataSlots(index: DiskIndex): number[] {
+  const out: number[] = [];
+  for (let s = 0; s < index.count; s++) if (!index.isZero(s)) out.push(s);
+  return out;
+}
+
+function checkLength(data: Buffer, index: DiskIndex, slot: number, ref: PointRef): void {
+  if (data.length !== index.slotLength(slot)) {
+    throw repoError(
+      "CHUNK_CORRUPT",
+      `Chunk ${index.id(slot).toString("hex")} of point ${ref.pointId} holds ${data.length} bytes where slot ${slot} needs ${index.slotLength(slot)}`,
+    );
+  }
+}

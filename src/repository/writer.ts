@@ -1,0 +1,301 @@
+import { randomBytes } from "node:crypto";
+import type { ConsistencyRecord, DiskSource, Extent, Hypervisor } from "../domain/ports.js";
+import { repoError } from "./errors.js";
+import { checkExtents, slotsTouched } from "./extents.js";
+import { checkSegment, newPointId } from "./ids.js";
+import { DigestSet } from "./digest-set.js";
+import { DiskIndex, ZERO_ID } from "./index-format.js";
+import type { Manifest, ManifestDisk } from "./manifest.js";
+import { runPool } from "./pool.js";
+import { keys, type PointRef, type Repository } from "./repository.js";
+
+export interface DiskInput {
+  readonly key: string;
+  readonly capacity: number;
+  readonly source: DiskSource;
+  /** Changed byte ranges since the parent point, or "all" for a full read. */
+  readonly changed: readonly Extent[] | "all";
+  /** CBT changeId / RCT id at the snapshot. */
+  readonly changeId?: string | null;
+  /** Why a full read was chosen by the caller (tracking reset, new disk, ...). */
+  readonly fullReason?: string;
+}
+
+export interface WritePointOptions {
+  readonly machine: { readonly id: string; readonly name: string; readonly hypervisor: Hypervisor };
+  readonly disks: readonly DiskInput[];
+  /** The parent point: "latest" (default) is the machine's newest point, null forces a base. */
+  readonly parent?: string | null;
+  readonly consistency: ConsistencyRecord;
+  readonly snapshotAt?: Date;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+  /** Chunks in flight at once (read + hash + compress + write). */
+  readonly concurrency?: number;
+  readonly onProgress?: (progress: { disk: string; bytesDone: number; bytesTotal: number }) => void;
+  readonly now?: () => Date;
+}
+
+export interface WrittenPoint {
+  readonly ref: PointRef;
+  readonly manifest: Manifest;
+}
+
+interface SlotStats {
+  bytesRead: number;
+  bytesNew: number;
+  bytesStored: number;
+  chunksRead: number;
+  chunksNew: number;
+}
+
+/**
+ * Writes one recovery point: the changed slots of each disk are read, hashed, deduplicated against
+ * the parent's index and the store, compressed, sealed and stored; then each disk's complete index,
+ * then the manifest, which commits the point. A failure at any moment leaves no visible point, only
+ * chunks for garbage collection.
+ */
+export async function writePoint(repo: Repository, options: WritePointOptions): Promise<WrittenPoint> {
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const machineId = checkSegment("machine id", options.machine.id);
+  const keysSeen = new Set<string>();
+  for (const d of options.disks) {
+    checkSegment("disk key", d.key);
+    if (keysSeen.has(d.key)) throw repoError("USAGE", `Disk key "${d.key}" is given twice`);
+    keysSeen.add(d.key);
+  }
+  if (options.disks.length === 0) throw repoError("USAGE", "A recovery point needs at least one disk");
+
+  const parentRef = await resolveParent(repo, machineId, options.parent ?? "latest");
+  const parent = parentRef ? await repo.readManifest(parentRef) : undefined;
+  const ref: PointRef = { machineId, pointId: newPointId(started, randomBytes(4).toString("hex")) };
+
+  const disks: ManifestDisk[] = [];
+  const indexes: { key: string; blob: Buffer }[] = [];
+  for (const input of options.disks) {
+    const { disk, index } = await writeDisk(repo, input, parent, options);
+    const sealed = await repo.sealIndex(ref, input.key, index);
+    disks.push({ ...disk, index: { ...disk.index, sha256: sealed.sha256 } });
+    indexes.push(sealed);
+  }
+
+  // Chunks first, then indexes, then the manifest, each made durable before the next step.
+  await repo.storage.flush();
+  for (const { key, blob } of indexes) await repo.storage.putIfAbsent(key, blob, options.signal);
+  await repo.storage.flush();
+
+  const total = disks.reduce(
+    (a, d) => ({
+      bytesRead: a.bytesRead + d.stats.bytesRead,
+      bytesNew: a.bytesNew + d.stats.bytesNew,
+      bytesStored: a.bytesStored + d.stats.bytesStored,
+    }),
+    { bytesRead: 0, bytesNew: 0, bytesStored: 0 },
+  );
+  const completed = now();
+  const manifest: Manifest = {
+    format: 1,
+    id: ref.pointId,
+    machine: { id: machineId, name: options.machine.name, hypervisor: options.machine.hypervisor },
+    parent: parent?.id ?? null,
+    kind: parent ? "incremental" : "base",
+    chunkSize: repo.chunkSize,
+    snapshotAt: (options.snapshotAt ?? started).toISOString(),
+    startedAt: started.toISOString(),
+    completedAt: completed.toISOString(),
+    consistency: { ...options.consistency },
+    disks,
+    stats: {
+      ...total,
+      dedupRatio: total.bytesNew > 0 ? round(total.bytesRead / total.bytesNew) : null,
+      durationMs: completed.getTime() - started.getTime(),
+    },
+    tags: { ...options.tags },
+  };
+  const { key, blob } = await repo.sealManifest(manifest);
+  if (!(await repo.storage.putIfAbsent(key, blob, options.signal))) {
+    throw repoError("STORAGE_IO", `Point ${ref.pointId} already exists (id collision)`);
+  }
+  await repo.storage.flush();
+  return { ref, manifest };
+}
+
+async function resolveParent(
+  repo: Repository,
+  machineId: string,
+  parent: string | null,
+): Promise<PointRef | undefined> {
+  if (parent === null) return undefined;
+  if (parent === "latest") return repo.latestPoint(machineId);
+  const ref = await repo.findPoint(parent);
+  if (ref.machineId !== machineId) {
+    throw repoError("USAGE", `Parent point ${parent} belongs to machine ${ref.machineId}, not ${machineId}`);
+  }
+  return ref;
+}
+
+async function writeDisk(
+  repo: Repository,
+  input: DiskInput,
+  parent: Manifest | undefined,
+  options: WritePointOptions,
+): Promise<{ disk: ManifestDisk; index: DiskIndex }> {
+  const cs = repo.chunkSize;
+  if (!Number.isSafeInteger(input.capacity) || input.capacity <= 0) {
+    throw repoError("USAGE", `Disk "${input.key}" has an invalid capacity ${input.capacity}`);
+  }
+  const parentDisk = parent?.disks.find((d) => d.key === input.key);
+  const parentIndex = parentDisk && parent ? await repo.readIndex(parent, input.key) : undefined;
+
+  let fullReason: string | null = null;
+  if (input.changed === "all")
+    fullReason = input.fullReason ?? (parentIndex ? "full read requested" : "first backup of this disk");
+  else if (!parentIndex)
+    fullReason = parent
+      ? `disk "${input.key}" is new since point ${parent.id}`
+      : "no previous point of this machine";
+  else if (parentIndex.capacity !== input.capacity) {
+    fullReason = `disk resized from ${parentIndex.capacity} to ${input.capacity} bytes`;
+  }
+  const incremental = fullReason === null && parentIndex !== undefined && input.changed !== "all";
+
+  const index = new DiskIndex(input.capacity, cs);
+  let slots: number[];
+  if (incremental) {
+    parentIndex.ids.copy(index.ids);
+    slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
+  } else {
+    // A full read still skips areas the source knows to be unallocated: they read as zeros.
+    const allocated = input.source.allocated ? await input.source.allocated(options.signal) : undefined;
+    slots = allocated
+      ? slotsTouched(
+          [...allocated].filter((e) => e.length > 0).sort((a, b) => a.start - b.start),
+          cs,
+        )
+      : Array.from({ length: index.count }, (_, i) => i);
+    slots = slots.filter((s) => s < index.count);
+  }
+
+  // Ids the parent already references need no store lookup; nor do ids this write stored.
+  const known = new DigestSet(parentIndex?.count ?? 1024);
+  if (parentIndex) known.addAll(parentIndex.ids);
+  const stats: SlotStats = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksRead: 0, chunksNew: 0 };
+  const bytesTotal = slots.reduce((n, s) => n + index.slotLength(s), 0);
+  const pending = new Map<string, Promise<void>>();
+
+  await runPool(slots, options.concurrency ?? 6, cs, async (slot, buffer) => {
+    options.signal?.throwIfAborted();
+    const length = index.slotLength(slot);
+    const view = buffer.subarray(0, length);
+    await readFully(input, view, slot * cs, options.signal);
+    stats.bytesRead += length;
+    stats.chunksRead++;
+    if (isAllZero(view)) {
+      index.setId(slot, ZERO_ID);
+    } else {
+      const id = repo.chunkId(view);
+      index.setId(slot, id);
+      const hex = id.toString("hex");
+      if (!known.has(id)) {
+        // Two slots of one disk with the same content: the second waits for the first's write.
+        const inFlight = pending.get(hex);
+        if (inFlight) await inFlight;
+        else {
+          const work = storeChunk(repo, id, view, length, stats, options.signal);
+          pending.set(hex, work);
+          await work;
+          known.add(id);
+          pending.delete(hex);
+        }
+      }
+    }
+    options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
+  });
+
+  const zeroChunks = countZero(index);
+  return {
+    index,
+    disk: {
+      key: input.key,
+      capacity: input.capacity,
+      changeId: input.changeId ?? null,
+      read: incremental ? "incremental" : "full",
+      fullReason,
+      index: { sha256: "", chunks: index.count, zeroChunks },
+      stats,
+    },
+  };
+}
+
+/**
+ * A chunk already in the store is touched rather than rewritten: garbage collection spares objects
+ * touched after its cutoff, so a chunk this point relies on cannot be swept before the manifest lands.
+ */
+async function storeChunk(
+  repo: Repository,
+  id: Buffer,
+  data: Buffer,
+  length: number,
+  stats: SlotStats,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (await repo.storage.touch(keys.chunk(id.toString("hex")))) return;
+  const stored = await repo.putChunk(id, data, signal);
+  if (stored > 0) {
+    stats.bytesNew += length;
+    stats.bytesStored += stored;
+    stats.chunksNew++;
+  }
+}
+
+async function readFully(
+  input: DiskInput,
+  target: Buffer,
+  offset: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  let done = 0;
+  while (done < target.length) {
+    let n: number;
+    try {
+      n = await input.source.read(target.subarray(done), offset + done, signal);
+    } catch (err) {
+      if ((err as Error).name === "SnapvisorError" || (err as Error).name === "AbortError") throw err;
+      throw repoError(
+        "SOURCE_READ",
+        `Cannot read disk "${input.key}" at offset ${offset + done}: ${(err as Error).message}`,
+        {
+          cause: err,
+          retryable: true,
+        },
+      );
+    }
+    if (n <= 0) {
+      throw repoError(
+        "SOURCE_READ",
+        `Disk "${input.key}" ended at ${offset + done}, before its capacity ${input.capacity}`,
+      );
+    }
+    done += n;
+  }
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+function isAllZero(buf: Buffer): boolean {
+  for (let off = 0; off < buf.length; off += ZEROS.length) {
+    const end = Math.min(off + ZEROS.length, buf.length);
+    if (!buf.subarray(off, end).equals(ZEROS.subarray(0, end - off))) return false;
+  }
+  return true;
+}
+
+function countZero(index: DiskIndex): number {
+  let n = 0;
+  for (let s = 0; s < index.count; s++) if (index.isZero(s)) n++;
+  return n;
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
