@@ -1,0 +1,107 @@
+/**
+ * Public API of the VHDX writer: create dynamic, fixed and differencing VHDX files, and reopen them
+ * for writing. Documented in docs/disk-formats.md; the Hyper-V simulator depends on it.
+ */
+import { unlink } from "node:fs/promises";
+import { posix } from "node:path";
+import { diskError } from "../errors.js";
+import { RandomAccessFile } from "../file-source.js";
+import type { OpenImageOptions } from "../image-options.js";
+import { buildVhdx } from "./create.js";
+import { MiB } from "./format.js";
+import { openVhdx } from "./open.js";
+import { relativeParentPath, VhdxWriter } from "./writer.js";
+
+export { VhdxWriter } from "./writer.js";
+
+export interface CreateVhdxOptions {
+  /** Virtual disk size in bytes, a multiple of the logical sector size. */
+  readonly virtualSize: number;
+  /** Payload block size: a power of two from 1 MiB to 256 MiB. Default 32 MiB. */
+  readonly blockSize?: number;
+  /** 512 or 4096. Default 512. */
+  readonly logicalSectorSize?: 512 | 4096;
+  /** 512 or 4096. Default 4096, as Hyper-V creates them. */
+  readonly physicalSectorSize?: 512 | 4096;
+  /** Allocate every block now (a "fixed" VHDX; the file is sparse on file systems that allow it). */
+  readonly fixed?: boolean;
+  /** Page 83 identity of the disk (a GUID); random by default. */
+  readonly diskId?: string;
+}
+
+/** Creates a new dynamic (or fixed) VHDX at `path` (which must not exist) and opens it for writing. */
+export async function createVhdx(path: string, options: CreateVhdxOptions): Promise<VhdxWriter> {
+  const image = buildVhdx({
+    virtualSize: options.virtualSize,
+    blockSize: options.blockSize ?? 32 * MiB,
+    logicalSectorSize: options.logicalSectorSize ?? 512,
+    physicalSectorSize: options.physicalSectorSize ?? 4096,
+    fixed: options.fixed ?? false,
+    ...(options.diskId === undefined ? {} : { page83: options.diskId }),
+  });
+  await writeImage(path, image.pieces, image.fileSize);
+  return VhdxWriter.open(path);
+}
+
+export interface CreateDifferencingVhdxOptions extends OpenImageOptions {
+  /** Block size of the child; default the parent's. */
+  readonly blockSize?: number;
+  /** The parent's path as Windows sees it, stored as `absolute_win32_path` (optional). */
+  readonly parentWin32Path?: string;
+}
+
+/**
+ * Creates a differencing VHDX (an .avhdx) at `path` whose parent locator names `parentPath` (stored
+ * relative to the child, and linked by the parent's DataWriteGuid). The parent must not be written
+ * afterwards: its DataWriteGuid would change and the child would no longer open.
+ */
+export async function createDifferencingVhdx(
+  path: string,
+  parentPath: string,
+  options: CreateDifferencingVhdxOptions = {},
+): Promise<VhdxWriter> {
+  const parent = await openVhdx(parentPath, options);
+  const { metadata, header } = parent.layout;
+  await parent.close();
+  const locator = new Map<string, string>([
+    ["parent_linkage", `{${header.dataWriteGuid.toLowerCase()}}`],
+    ["relative_path", relativeParentPath(path, parentPath)],
+  ]);
+  if (options.parentWin32Path !== undefined) locator.set("absolute_win32_path", options.parentWin32Path);
+  const image = buildVhdx({
+    virtualSize: metadata.virtualDiskSize,
+    blockSize: options.blockSize ?? metadata.blockSize,
+    logicalSectorSize: metadata.logicalSectorSize,
+    physicalSectorSize: metadata.physicalSectorSize,
+    fixed: false,
+    parentLocator: locator,
+    page83: metadata.page83,
+  });
+  await writeImage(path, image.pieces, image.fileSize);
+  return VhdxWriter.open(path, options);
+}
+
+/** Opens an existing VHDX (dynamic, fixed or differencing) to read and write it. */
+export function openVhdxForWrite(path: string, options: OpenImageOptions = {}): Promise<VhdxWriter> {
+  return VhdxWriter.open(path, options);
+}
+
+async function writeImage(
+  path: string,
+  pieces: readonly { readonly offset: number; readonly bytes: Uint8Array }[],
+  fileSize: number,
+): Promise<void> {
+  if (posix.basename(path) === "")
+    throw diskError("DISK_WRITE_INVALID", `Invalid VHDX path "${path}"`, { path });
+  const file = await RandomAccessFile.open(path, "create");
+  try {
+    await file.truncate(fileSize);
+    for (const piece of pieces) await file.write(piece.bytes, piece.offset);
+    await file.sync();
+    await file.close();
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw err;
+  }
+}
