@@ -30,56 +30,83 @@ export function cimRef(v: PsValue | undefined): CimRef | undefined {
 }
 
 export function cimInstance(ref: CimRef, props: Record<string, PsValue>): PsObject {
-  const obj = new PsObject(`Microsoft.Management.Infrastructure.CimInstance#root/virtualization/v2/${ref.cimClass}`, props);
+  const obj = new PsObject(
+    `Microsoft.Management.Infrastructure.CimInstance#root/virtualization/v2/${ref.cimClass}`,
+    props,
+  );
   obj.toStringValue = () => `${ref.cimClass}`;
   return link(obj, ref);
 }
 
-export function cimError(message: string, hresult: string, cmdlet: string, category = "NotSpecified"): PsError {
-  return new PsError(message, "Microsoft.Management.Infrastructure.CimException", `HRESULT ${hresult},Microsoft.Management.Infrastructure.CimCmdlets.${cmdlet}Command`, category, false);
+export function cimError(
+  message: string,
+  hresult: string,
+  cmdlet: string,
+  category = "NotSpecified",
+): PsError {
+  return new PsError(
+    message,
+    "Microsoft.Management.Infrastructure.CimException",
+    `HRESULT ${hresult},Microsoft.Management.Infrastructure.CimCmdlets.${cmdlet}Command`,
+    category,
+    false,
+  );
 }
 
 export function vmInstance(node: string, vm: SimVm): PsObject {
-  return cimInstance({ cimClass: "Msvm_ComputerSystem", node, vm }, {
-    Name: vm.id.toUpperCase(),
-    ElementName: vm.name,
-    Caption: "Virtual Machine",
-    EnabledState: vm.state === "Running" ? 2 : 3,
-  });
+  return cimInstance(
+    { cimClass: "Msvm_ComputerSystem", node, vm },
+    {
+      Name: vm.id.toUpperCase(),
+      ElementName: vm.name,
+      Caption: "Virtual Machine",
+      EnabledState: vm.state === "Running" ? 2 : 3,
+    },
+  );
 }
 
 export function snapshotInstance(node: string, s: SimSnapshot): PsObject {
-  return cimInstance({ cimClass: "Msvm_VirtualSystemSettingData", node, snapshot: s }, {
-    InstanceID: s.instanceId,
-    ElementName: s.name,
-    VirtualSystemType: s.type === "Recovery" ? "Microsoft:Hyper-V:Snapshot:Recovery" : "Microsoft:Hyper-V:Snapshot:Realized",
-    VirtualSystemIdentifier: s.vmId.toUpperCase(),
-    CreationTime: s.created,
-  });
+  return cimInstance(
+    { cimClass: "Msvm_VirtualSystemSettingData", node, snapshot: s },
+    {
+      InstanceID: s.instanceId,
+      ElementName: s.name,
+      VirtualSystemType:
+        s.type === "Recovery" ? "Microsoft:Hyper-V:Snapshot:Recovery" : "Microsoft:Hyper-V:Snapshot:Realized",
+      VirtualSystemIdentifier: s.vmId.toUpperCase(),
+      CreationTime: s.created,
+    },
+  );
 }
 
 export function jobInstance(node: string, job: SimJob): PsObject {
-  return cimInstance({ cimClass: "Msvm_ConcreteJob", node, job }, {
-    InstanceID: job.instanceId,
-    JobState: job.state,
-    ErrorCode: job.errorCode,
-    ErrorDescription: job.errorDescription,
-    PercentComplete: job.state === 7 ? 100 : 0,
-    Caption: job.method,
-  });
+  return cimInstance(
+    { cimClass: "Msvm_ConcreteJob", node, job },
+    {
+      InstanceID: job.instanceId,
+      JobState: job.state,
+      ErrorCode: job.errorCode,
+      ErrorDescription: job.errorDescription,
+      PercentComplete: job.state === 7 ? 100 : 0,
+      Caption: job.method,
+    },
+  );
 }
 
 export function referencePointInstance(node: string, rp: SimReferencePoint): PsObject {
-  return cimInstance({ cimClass: "Msvm_VirtualSystemReferencePoint", node, referencePoint: rp }, {
-    InstanceID: rp.instanceId,
-    ElementName: rp.name,
-    ReferencePointType: 2,
-    ConsistencyLevel: rp.consistencyLevel,
-    VirtualSystemIdentifier: rp.vmId.toUpperCase(),
-    HasAssociatedData: false,
-    VirtualDiskIdentifiers: rp.disks.map((d) => d.diskId),
-    ResilientChangeTrackingIdentifiers: rp.disks.map((d) => d.rctId),
-  });
+  return cimInstance(
+    { cimClass: "Msvm_VirtualSystemReferencePoint", node, referencePoint: rp },
+    {
+      InstanceID: rp.instanceId,
+      ElementName: rp.name,
+      ReferencePointType: 2,
+      ConsistencyLevel: rp.consistencyLevel,
+      VirtualSystemIdentifier: rp.vmId.toUpperCase(),
+      HasAssociatedData: false,
+      VirtualDiskIdentifiers: rp.disks.map((d) => d.diskId),
+      ResilientChangeTrackingIdentifiers: rp.disks.map((d) => d.rctId),
+    },
+  );
 }
 
 const SERVICES = [
@@ -94,26 +121,42 @@ async function enumerateClass(ctx: HostContext, cls: string, node: string): Prom
   const m = ctx.model;
   const vmIdsHere = new Set(vmsOnNode(ctx, node).map((v) => v.id));
   const service = SERVICES.find((s) => s.toLowerCase() === cls.toLowerCase());
-  if (service) return [cimInstance({ cimClass: service, node }, { Name: service.replace(/^Msvm_/, ""), SystemName: node })];
+  if (service)
+    return [
+      cimInstance({ cimClass: service, node }, { Name: service.replace(/^Msvm_/, ""), SystemName: node }),
+    ];
   switch (cls.toLowerCase()) {
     case "msvm_computersystem":
       return vmsOnNode(ctx, node).map((v) => vmInstance(node, v));
     case "msvm_virtualsystemsettingdata":
-      return m.snapshots.filter((s) => vmIdsHere.has(s.vmId) || s.collectionId !== undefined).map((s) => snapshotInstance(node, s));
+      return m.snapshots
+        .filter((s) => vmIdsHere.has(s.vmId) || s.collectionId !== undefined)
+        .map((s) => snapshotInstance(node, s));
     case "msvm_concretejob": {
       const jobs = [...m.jobs.values()].filter((j) => j.node.toLowerCase() === node.toLowerCase());
       for (const j of jobs) await m.pollJob(j);
       return jobs.map((j) => jobInstance(node, j));
     }
     case "msvm_virtualsystemreferencepoint":
-      return m.referencePoints.filter((r) => vmIdsHere.has(r.vmId) || m.scenario.guestClusters.some((g) => g.id.toLowerCase() === r.vmId)).map((r) => referencePointInstance(node, r));
+      return m.referencePoints
+        .filter(
+          (r) => vmIdsHere.has(r.vmId) || m.scenario.guestClusters.some((g) => g.id.toLowerCase() === r.vmId),
+        )
+        .map((r) => referencePointInstance(node, r));
     case "msvm_virtualsystemcollection":
       return m.scenario.guestClusters.map((g) =>
-        cimInstance({ cimClass: "Msvm_VirtualSystemCollection", node, collection: { id: g.id.toLowerCase(), name: g.name, members: g.members } }, {
-          InstanceID: `Microsoft:${g.id.toUpperCase()}`,
-          ElementName: g.name,
-          CollectionID: g.id.toUpperCase(),
-        }),
+        cimInstance(
+          {
+            cimClass: "Msvm_VirtualSystemCollection",
+            node,
+            collection: { id: g.id.toLowerCase(), name: g.name, members: g.members },
+          },
+          {
+            InstanceID: `Microsoft:${g.id.toUpperCase()}`,
+            ElementName: g.name,
+            CollectionID: g.id.toUpperCase(),
+          },
+        ),
       );
   }
   throw cimError("Invalid class ", "0x80041010", "GetCimInstance", "MetadataError");
@@ -139,22 +182,37 @@ export function cimCmdlets(ctx: HostContext): Record<string, CmdletDef> {
       params: ["InputObject", "ResultClassName"],
       async run(call) {
         const ref = cimRef(call.params.get("inputobject"));
-        if (!ref) throw cimError("Invalid object path ", "0x8004103a", "GetCimAssociatedInstance", "InvalidArgument");
+        if (!ref)
+          throw cimError("Invalid object path ", "0x8004103a", "GetCimAssociatedInstance", "InvalidArgument");
         const result = toStr(call.params.get("resultclassname") ?? null).toLowerCase();
         const m = ctx.model;
-        if (ref.job && result === "msvm_virtualsystemsettingdata") return ref.job.result.snapshot ? [snapshotInstance(ref.node, ref.job.result.snapshot)] : [];
-        if (ref.job && result === "msvm_virtualsystemreferencepoint") return ref.job.result.referencePoint ? [referencePointInstance(ref.node, ref.job.result.referencePoint)] : [];
-        if (ref.vm && result === "msvm_virtualsystemsettingdata") return m.snapshots.filter((s) => s.vmId === ref.vm?.id).map((s) => snapshotInstance(ref.node, s));
-        if (ref.vm && result === "msvm_virtualsystemreferencepoint") return m.referencePoints.filter((r) => r.vmId === ref.vm?.id).map((r) => referencePointInstance(ref.node, r));
-        if (ref.collection && result === "msvm_virtualsystemsettingdata") return m.snapshots.filter((s) => s.collectionId === ref.collection?.id).map((s) => snapshotInstance(ref.node, s));
+        if (ref.job && result === "msvm_virtualsystemsettingdata")
+          return ref.job.result.snapshot ? [snapshotInstance(ref.node, ref.job.result.snapshot)] : [];
+        if (ref.job && result === "msvm_virtualsystemreferencepoint")
+          return ref.job.result.referencePoint
+            ? [referencePointInstance(ref.node, ref.job.result.referencePoint)]
+            : [];
+        if (ref.vm && result === "msvm_virtualsystemsettingdata")
+          return m.snapshots.filter((s) => s.vmId === ref.vm?.id).map((s) => snapshotInstance(ref.node, s));
+        if (ref.vm && result === "msvm_virtualsystemreferencepoint")
+          return m.referencePoints
+            .filter((r) => r.vmId === ref.vm?.id)
+            .map((r) => referencePointInstance(ref.node, r));
+        if (ref.collection && result === "msvm_virtualsystemsettingdata")
+          return m.snapshots
+            .filter((s) => s.collectionId === ref.collection?.id)
+            .map((s) => snapshotInstance(ref.node, s));
         if (ref.snapshot && result === "msvm_storageallocationsettingdata") {
           return ref.snapshot.frozen.map((f, i) =>
-            cimInstance({ cimClass: "Msvm_StorageAllocationSettingData", node: ref.node }, {
-              InstanceID: `${ref.snapshot?.instanceId ?? ""}\\${i}`,
-              HostResource: [f.file],
-              ResourceType: 31,
-              ResourceSubType: "Microsoft:Hyper-V:Virtual Hard Disk",
-            }),
+            cimInstance(
+              { cimClass: "Msvm_StorageAllocationSettingData", node: ref.node },
+              {
+                InstanceID: `${ref.snapshot?.instanceId ?? ""}\\${i}`,
+                HostResource: [f.file],
+                ResourceType: 31,
+                ResourceSubType: "Microsoft:Hyper-V:Virtual Hard Disk",
+              },
+            ),
           );
         }
         return [];
@@ -164,7 +222,8 @@ export function cimCmdlets(ctx: HostContext): Record<string, CmdletDef> {
       params: ["InputObject", "MethodName", "Arguments"],
       async run(call) {
         const target = cimRef(call.params.get("inputobject"));
-        if (!target) throw cimError("Invalid object path ", "0x8004103a", "InvokeCimMethod", "InvalidArgument");
+        if (!target)
+          throw cimError("Invalid object path ", "0x8004103a", "InvokeCimMethod", "InvalidArgument");
         const args = call.params.get("arguments");
         const table = args instanceof PsHashtable ? args : new PsHashtable();
         targetNode(ctx, target.node, "InvokeCimMethod");

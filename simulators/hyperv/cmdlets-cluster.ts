@@ -32,7 +32,11 @@ function groupObject(ctx: HostContext, vm: SimVm): PsObject {
   const obj = new PsObject("Microsoft.FailoverClusters.PowerShell.ClusterGroup", {
     Name: vm.name,
     OwnerNode: nodeObject(ctx, vm.node),
-    State: new PsEnum("Microsoft.FailoverClusters.PowerShell.ClusterGroupState", down ? "Failed" : "Online", down ? 2 : 0),
+    State: new PsEnum(
+      "Microsoft.FailoverClusters.PowerShell.ClusterGroupState",
+      down ? "Failed" : "Online",
+      down ? 2 : 0,
+    ),
     GroupType: new PsEnum("Microsoft.FailoverClusters.PowerShell.GroupType", "VirtualMachine", 111),
   });
   obj.toStringValue = () => vm.name;
@@ -67,9 +71,17 @@ export function clusterCmdlets(ctx: HostContext): Record<string, CmdletDef> {
       async run(call) {
         guard("Get-ClusterGroup");
         const name = call.params.get("name");
-        const groups = clustered().filter((v) => name === undefined || v.name.toLowerCase() === toStr(name).toLowerCase());
+        const groups = clustered().filter(
+          (v) => name === undefined || v.name.toLowerCase() === toStr(name).toLowerCase(),
+        );
         if (name !== undefined && groups.length === 0) {
-          throw new PsError(`Get-ClusterGroup : The cluster group '${toStr(name)}' was not found.`, "Microsoft.FailoverClusters.PowerShell.ClusterCmdletException", "ClusterCmdletException,Microsoft.FailoverClusters.PowerShell.GetClusterGroupCommand", "ObjectNotFound", false);
+          throw new PsError(
+            `Get-ClusterGroup : The cluster group '${toStr(name)}' was not found.`,
+            "Microsoft.FailoverClusters.PowerShell.ClusterCmdletException",
+            "ClusterCmdletException,Microsoft.FailoverClusters.PowerShell.GetClusterGroupCommand",
+            "ObjectNotFound",
+            false,
+          );
         }
         return groups.map((v) => groupObject(ctx, v));
       },
@@ -78,13 +90,17 @@ export function clusterCmdlets(ctx: HostContext): Record<string, CmdletDef> {
       params: ["InputObject"],
       async run(call) {
         guard("Get-ClusterResource");
-        const groups: PsValue[] = call.params.has("inputobject") ? [call.params.get("inputobject") ?? null] : call.input;
+        const groups: PsValue[] = call.params.has("inputobject")
+          ? [call.params.get("inputobject") ?? null]
+          : call.input;
         return groups.flatMap((g) => {
           const vm = linked(g, isSimVm);
           if (!vm) return [];
           const res = new PsObject("Microsoft.FailoverClusters.PowerShell.ClusterResource", {
             Name: `Virtual Machine ${vm.name}`,
-            ResourceType: new PsObject("Microsoft.FailoverClusters.PowerShell.ClusterResourceType", { Name: "Virtual Machine" }),
+            ResourceType: new PsObject("Microsoft.FailoverClusters.PowerShell.ClusterResourceType", {
+              Name: "Virtual Machine",
+            }),
             OwnerGroup: vm.name,
           });
           return [link(res, vm)];
@@ -100,7 +116,12 @@ export function clusterCmdlets(ctx: HostContext): Record<string, CmdletDef> {
         return call.input.flatMap((r) => {
           const vm = linked(r, isSimVm);
           if (!vm || name.toLowerCase() !== "vmid") return [];
-          return [new PsObject("Microsoft.FailoverClusters.PowerShell.ClusterParameter", { Name: "VmId", Value: vm.id })];
+          return [
+            new PsObject("Microsoft.FailoverClusters.PowerShell.ClusterParameter", {
+              Name: "VmId",
+              Value: vm.id,
+            }),
+          ];
         });
       },
     },
@@ -113,8 +134,16 @@ export function clusterCmdlets(ctx: HostContext): Record<string, CmdletDef> {
             new PsObject("Microsoft.FailoverClusters.PowerShell.ClusterSharedVolume", {
               Name: v.name,
               OwnerNode: nodeObject(ctx, v.owner),
-              State: new PsEnum("Microsoft.FailoverClusters.PowerShell.ClusterSharedVolumeState", "Online", 2),
-              SharedVolumeInfo: [new PsObject("Microsoft.FailoverClusters.PowerShell.ClusterSharedVolumeInfo", { FriendlyVolumeName: v.path })],
+              State: new PsEnum(
+                "Microsoft.FailoverClusters.PowerShell.ClusterSharedVolumeState",
+                "Online",
+                2,
+              ),
+              SharedVolumeInfo: [
+                new PsObject("Microsoft.FailoverClusters.PowerShell.ClusterSharedVolumeInfo", {
+                  FriendlyVolumeName: v.path,
+                }),
+              ],
             }),
         );
       },

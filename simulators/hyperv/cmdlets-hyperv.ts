@@ -7,7 +7,14 @@ import { PsEnum, PsError, PsGuid, PsObject, enumerate, toStr, type PsValue } fro
 import { VM_STATE, type SimVm } from "./model.js";
 import { isSimVm, link, linked, targetNode, vmsOnNode, type HostContext } from "./host-context.js";
 
-const IC_STATUS_NAMES: Record<number, string> = { 2: "Ok", 3: "Degraded", 6: "Error", 7: "NonRecoverableError", 12: "NoContact", 13: "LostCommunication" };
+const IC_STATUS_NAMES: Record<number, string> = {
+  2: "Ok",
+  3: "Degraded",
+  6: "Error",
+  7: "NonRecoverableError",
+  12: "NoContact",
+  13: "LostCommunication",
+};
 const SNAPSHOT_TYPE = { Standard: 0, Recovery: 1, Production: 0 } as const;
 
 export function vmObject(vm: SimVm): PsObject {
@@ -29,17 +36,33 @@ function vmParam(ctx: HostContext, value: PsValue | undefined, cmdlet: string): 
   const out: SimVm[] = [];
   for (const v of enumerate(value ?? null)) {
     const vm = linked(v, isSimVm);
-    if (!vm) throw new PsError(`${cmdlet} : Cannot bind parameter 'VM'. Cannot convert the value to type "Microsoft.HyperV.PowerShell.VirtualMachine".`, "System.Management.Automation.ParameterBindingException", `CannotConvertArgument,${cmdlet}`, "InvalidArgument");
+    if (!vm)
+      throw new PsError(
+        `${cmdlet} : Cannot bind parameter 'VM'. Cannot convert the value to type "Microsoft.HyperV.PowerShell.VirtualMachine".`,
+        "System.Management.Automation.ParameterBindingException",
+        `CannotConvertArgument,${cmdlet}`,
+        "InvalidArgument",
+      );
     // A VM object from before a live migration refers to a VM this node no longer hosts.
     if (!ctx.model.vmById(vm.id) || ctx.model.node(vm.node)?.state === "Down") {
-      throw new PsError(`${cmdlet} : Hyper-V was unable to find a virtual machine with id '${vm.id}'.`, "Microsoft.HyperV.PowerShell.VirtualizationException", `InvalidParameter,Microsoft.HyperV.PowerShell.Commands.${cmdlet.replace("-", "")}Command`, "InvalidArgument", false);
+      throw new PsError(
+        `${cmdlet} : Hyper-V was unable to find a virtual machine with id '${vm.id}'.`,
+        "Microsoft.HyperV.PowerShell.VirtualizationException",
+        `InvalidParameter,Microsoft.HyperV.PowerShell.Commands.${cmdlet.replace("-", "")}Command`,
+        "InvalidArgument",
+        false,
+      );
     }
     out.push(vm);
   }
   return out;
 }
 
-function vmsFrom(ctx: HostContext, call: { params: ReadonlyMap<string, PsValue>; input: PsValue[] }, cmdlet: string): SimVm[] {
+function vmsFrom(
+  ctx: HostContext,
+  call: { params: ReadonlyMap<string, PsValue>; input: PsValue[] },
+  cmdlet: string,
+): SimVm[] {
   return vmParam(ctx, call.params.get("vm") ?? call.input, cmdlet);
 }
 
@@ -56,7 +79,13 @@ export function hypervCmdlets(ctx: HostContext): Record<string, CmdletDef> {
         if (id !== undefined) vms = vms.filter((v) => v.id === toStr(id).toLowerCase());
         if (name !== undefined) vms = vms.filter((v) => v.name.toLowerCase() === toStr(name).toLowerCase());
         if ((id !== undefined || name !== undefined) && vms.length === 0) {
-          throw new PsError(`Hyper-V was unable to find a virtual machine with ${id !== undefined ? `id "${toStr(id)}"` : `name "${toStr(name)}"`}.`, "Microsoft.HyperV.PowerShell.VirtualizationException", "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM", "InvalidArgument", false);
+          throw new PsError(
+            `Hyper-V was unable to find a virtual machine with ${id !== undefined ? `id "${toStr(id)}"` : `name "${toStr(name)}"`}.`,
+            "Microsoft.HyperV.PowerShell.VirtualizationException",
+            "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM",
+            "InvalidArgument",
+            false,
+          );
         }
         return vms.map(vmObject);
       },
@@ -74,7 +103,14 @@ export function hypervCmdlets(ctx: HostContext): Record<string, CmdletDef> {
               Name: ic.name,
               Id: `Microsoft:${vm.id.toUpperCase()}\\${ic.id}`,
               Enabled: ic.enabled,
-              PrimaryOperationalStatus: status === null ? null : new PsEnum("Microsoft.HyperV.PowerShell.VMIntegrationComponentOperationalStatus", IC_STATUS_NAMES[status] ?? "Unknown", status),
+              PrimaryOperationalStatus:
+                status === null
+                  ? null
+                  : new PsEnum(
+                      "Microsoft.HyperV.PowerShell.VMIntegrationComponentOperationalStatus",
+                      IC_STATUS_NAMES[status] ?? "Unknown",
+                      status,
+                    ),
             });
           }),
         );
@@ -89,7 +125,11 @@ export function hypervCmdlets(ctx: HostContext): Record<string, CmdletDef> {
               new PsObject("Microsoft.HyperV.PowerShell.HardDiskDrive", {
                 VMName: vm.name,
                 VMId: new PsGuid(vm.id),
-                ControllerType: new PsEnum("Microsoft.HyperV.PowerShell.ControllerType", d.controllerType, d.controllerType === "IDE" ? 0 : 1),
+                ControllerType: new PsEnum(
+                  "Microsoft.HyperV.PowerShell.ControllerType",
+                  d.controllerType,
+                  d.controllerType === "IDE" ? 0 : 1,
+                ),
                 ControllerNumber: d.controllerNumber,
                 ControllerLocation: d.location,
                 Path: d.disk.chain[d.disk.chain.length - 1] ?? d.disk.basePath,
@@ -106,14 +146,24 @@ export function hypervCmdlets(ctx: HostContext): Record<string, CmdletDef> {
         const type = call.params.get("snapshottype");
         return vmsFrom(ctx, call, "Get-VMSnapshot").flatMap((vm) =>
           ctx.model.snapshots
-            .filter((s) => s.vmId === vm.id && (type === undefined ? s.type !== "Recovery" : s.type.toLowerCase() === toStr(type).toLowerCase()))
+            .filter(
+              (s) =>
+                s.vmId === vm.id &&
+                (type === undefined
+                  ? s.type !== "Recovery"
+                  : s.type.toLowerCase() === toStr(type).toLowerCase()),
+            )
             .map(
               (s) =>
                 new PsObject("Microsoft.HyperV.PowerShell.VMSnapshot", {
                   Name: s.name,
                   Id: new PsGuid(s.instanceId.replace(/^Microsoft:/, "")),
                   VMName: vm.name,
-                  SnapshotType: new PsEnum("Microsoft.HyperV.PowerShell.SnapshotType", s.type === "Recovery" ? "Recovery" : "Standard", SNAPSHOT_TYPE[s.type]),
+                  SnapshotType: new PsEnum(
+                    "Microsoft.HyperV.PowerShell.SnapshotType",
+                    s.type === "Recovery" ? "Recovery" : "Standard",
+                    SNAPSHOT_TYPE[s.type],
+                  ),
                   CreationTime: s.created,
                 }),
             ),
@@ -128,14 +178,28 @@ export function hypervCmdlets(ctx: HostContext): Record<string, CmdletDef> {
         const path = toStr(call.params.get("path") ?? null);
         const disk = ctx.model.diskOfFile(path);
         if (!disk) {
-          throw new PsError(`Getting the mounted storage instance for the path '${path}' failed. The system cannot find the file specified. (0x80070002)`, "Microsoft.HyperV.PowerShell.VirtualizationException", "ObjectNotFound,Microsoft.Vhd.PowerShell.Cmdlets.GetVHD", "ObjectNotFound", false);
+          throw new PsError(
+            `Getting the mounted storage instance for the path '${path}' failed. The system cannot find the file specified. (0x80070002)`,
+            "Microsoft.HyperV.PowerShell.VirtualizationException",
+            "ObjectNotFound,Microsoft.Vhd.PowerShell.Cmdlets.GetVHD",
+            "ObjectNotFound",
+            false,
+          );
         }
         const index = disk.chain.findIndex((f) => f.toLowerCase() === path.toLowerCase());
         return [
           new PsObject("Microsoft.Vhd.PowerShell.VirtualHardDisk", {
             Path: disk.chain[index] ?? path,
-            VhdFormat: new PsEnum("Microsoft.Vhd.PowerShell.VhdFormat", disk.format === "vhds" ? "VHDSet" : "VHDX", disk.format === "vhds" ? 4 : 3),
-            VhdType: new PsEnum("Microsoft.Vhd.PowerShell.VhdType", index > 0 ? "Differencing" : "Dynamic", index > 0 ? 4 : 3),
+            VhdFormat: new PsEnum(
+              "Microsoft.Vhd.PowerShell.VhdFormat",
+              disk.format === "vhds" ? "VHDSet" : "VHDX",
+              disk.format === "vhds" ? 4 : 3,
+            ),
+            VhdType: new PsEnum(
+              "Microsoft.Vhd.PowerShell.VhdType",
+              index > 0 ? "Differencing" : "Dynamic",
+              index > 0 ? 4 : 3,
+            ),
             Size: disk.size,
             ParentPath: index > 0 ? (disk.chain[index - 1] ?? null) : null,
             DiskIdentifier: disk.diskId,
@@ -148,16 +212,34 @@ export function hypervCmdlets(ctx: HostContext): Record<string, CmdletDef> {
       async run(call) {
         const node = targetNode(ctx, call.params.get("computername"), "Get-WinEvent");
         const filter = call.params.get("filterhashtable");
-        const log = filter && typeof filter === "object" && "get" in filter ? toStr(filter.get("LogName") ?? null) : "";
-        const ids = filter && typeof filter === "object" && "get" in filter ? enumerate(filter.get("Id") ?? null).map((x) => Number(toStr(x))) : [];
+        const log =
+          filter && typeof filter === "object" && "get" in filter ? toStr(filter.get("LogName") ?? null) : "";
+        const ids =
+          filter && typeof filter === "object" && "get" in filter
+            ? enumerate(filter.get("Id") ?? null).map((x) => Number(toStr(x)))
+            : [];
         if (log.toLowerCase() !== "microsoft-windows-hyper-v-worker-admin") {
-          throw new PsError(`There is not an event log on the ${node} computer that matches "${log}".`, "System.Exception", "NoMatchingLogsFound,Microsoft.PowerShell.Commands.GetWinEventCommand", "ObjectNotFound", false);
+          throw new PsError(
+            `There is not an event log on the ${node} computer that matches "${log}".`,
+            "System.Exception",
+            "NoMatchingLogsFound,Microsoft.PowerShell.Commands.GetWinEventCommand",
+            "ObjectNotFound",
+            false,
+          );
         }
         const events = ctx.model.events
-          .filter((e) => e.node.toLowerCase() === node.toLowerCase() && (ids.length === 0 || ids.includes(e.id)))
+          .filter(
+            (e) => e.node.toLowerCase() === node.toLowerCase() && (ids.length === 0 || ids.includes(e.id)),
+          )
           .sort((a, b) => b.time.getTime() - a.time.getTime());
         if (events.length === 0) {
-          throw new PsError("No events were found that match the specified selection criteria.", "System.Exception", "NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand", "ObjectNotFound", false);
+          throw new PsError(
+            "No events were found that match the specified selection criteria.",
+            "System.Exception",
+            "NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand",
+            "ObjectNotFound",
+            false,
+          );
         }
         return events.map(
           (e) =>
@@ -166,7 +248,12 @@ export function hypervCmdlets(ctx: HostContext): Record<string, CmdletDef> {
               TimeCreated: e.time,
               MachineName: e.node,
               ProviderName: "Microsoft-Windows-Hyper-V-Worker",
-              Properties: [new PsObject("System.Diagnostics.Eventing.Reader.EventProperty", { Value: e.vmName }), new PsObject("System.Diagnostics.Eventing.Reader.EventProperty", { Value: e.vmId.toUpperCase() })],
+              Properties: [
+                new PsObject("System.Diagnostics.Eventing.Reader.EventProperty", { Value: e.vmName }),
+                new PsObject("System.Diagnostics.Eventing.Reader.EventProperty", {
+                  Value: e.vmId.toUpperCase(),
+                }),
+              ],
             }),
         );
       },

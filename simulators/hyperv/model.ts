@@ -19,7 +19,14 @@ const OTHER_ICS: Array<[string, string]> = [
   ["6C09BB55-D683-4DA0-8931-C9BF705F6480", "Guest Service Interface"],
 ];
 
-export const VM_STATE = { Running: 2, Off: 3, Saved: 6, Paused: 9, RunningCritical: 32783, OffCritical: 32784 } as const;
+export const VM_STATE = {
+  Running: 2,
+  Off: 3,
+  Saved: 6,
+  Paused: 9,
+  RunningCritical: 32783,
+  OffCritical: 32784,
+} as const;
 export type VmStateName = keyof typeof VM_STATE;
 
 export interface RctLog {
@@ -163,8 +170,18 @@ export class HypervModel {
       return installed ? IC_STATUS.OK : IC_STATUS.NoContact;
     };
     const ics: SimIc[] = [
-      { id: VSS_IC, name: "VSS", enabled: v.integrationServices.vss?.enabled ?? true, status: icStatus(v.integrationServices.vss) },
-      { id: HEARTBEAT_IC, name: "Heartbeat", enabled: v.integrationServices.heartbeat?.enabled ?? true, status: icStatus(v.integrationServices.heartbeat) },
+      {
+        id: VSS_IC,
+        name: "VSS",
+        enabled: v.integrationServices.vss?.enabled ?? true,
+        status: icStatus(v.integrationServices.vss),
+      },
+      {
+        id: HEARTBEAT_IC,
+        name: "Heartbeat",
+        enabled: v.integrationServices.heartbeat?.enabled ?? true,
+        status: icStatus(v.integrationServices.heartbeat),
+      },
       ...OTHER_ICS.map(([id, name]) => ({ id, name, enabled: true, status: icStatus(undefined) })),
     ];
     const vm: SimVm = {
@@ -195,11 +212,19 @@ export class HypervModel {
         };
         if (format === "vhdx") {
           await mkdir(dirname(this.file(d.path)), { recursive: true });
-          await this.images.createDynamic(this.file(d.path), disk.size, { diskId: disk.diskId, ...(d.blockSize ? { blockSize: d.blockSize } : {}) });
+          await this.images.createDynamic(this.file(d.path), disk.size, {
+            diskId: disk.diskId,
+            ...(d.blockSize ? { blockSize: d.blockSize } : {}),
+          });
         }
         this.disks.set(key, disk);
       }
-      vm.drives.push({ disk, controllerType: d.controller, controllerNumber: d.controllerNumber, location: d.location ?? i });
+      vm.drives.push({
+        disk,
+        controllerType: d.controller,
+        controllerNumber: d.controllerNumber,
+        location: d.location ?? i,
+      });
     }
     this.vms.push(vm);
     for (const w of v.writes) {
@@ -207,9 +232,16 @@ export class HypervModel {
       if (!drive) throw new Error(`VM ${v.name}: write to missing disk ${w.disk}`);
       await this.guestWrite(drive.disk, w.offset, patternBytes(w.seed, w.offset, w.length));
     }
-    for (const c of v.checkpoints) await this.createCheckpoint(vm, { type: c.type, name: c.name, consistencyLevel: 2 });
+    for (const c of v.checkpoints)
+      await this.createCheckpoint(vm, { type: c.type, name: c.name, consistencyLevel: 2 });
     for (const e of v.events) {
-      this.events.push({ id: e.id, time: new Date(e.time), vmId: vm.id, vmName: vm.name, node: e.node ?? vm.node });
+      this.events.push({
+        id: e.id,
+        time: new Date(e.time),
+        vmId: vm.id,
+        vmName: vm.name,
+        node: e.node ?? vm.node,
+      });
     }
   }
 
@@ -245,7 +277,9 @@ export class HypervModel {
   /** A guest write: lands in the active file and is tracked by RCT in the current generation. */
   async guestWrite(disk: SimDisk, offset: number, data: Uint8Array): Promise<void> {
     if (offset < 0 || offset + data.length > disk.size) {
-      throw new Error(`write [${offset}, +${data.length}) is outside disk ${disk.basePath} of ${disk.size} bytes`);
+      throw new Error(
+        `write [${offset}, +${data.length}) is outside disk ${disk.basePath} of ${disk.size} bytes`,
+      );
     }
     const active = disk.chain[disk.chain.length - 1] ?? disk.basePath;
     await this.images.write(this.file(active), offset, data);
@@ -255,14 +289,21 @@ export class HypervModel {
   /** Freezes the active file of each disk under a new differencing child (a checkpoint). */
   async createCheckpoint(
     vm: SimVm,
-    opts: { type: SimSnapshot["type"]; name: string; consistencyLevel: number; disks?: SimDisk[]; collectionId?: string },
+    opts: {
+      type: SimSnapshot["type"];
+      name: string;
+      consistencyLevel: number;
+      disks?: SimDisk[];
+      collectionId?: string;
+    },
   ): Promise<SimSnapshot> {
     const instanceId = `Microsoft:${randomUUID().toUpperCase()}`;
     const frozen: FrozenDisk[] = [];
     const targets = opts.disks ?? vm.drives.filter((d) => !d.disk.shared).map((d) => d.disk);
     for (const disk of targets) {
       const parent = disk.chain[disk.chain.length - 1] ?? disk.basePath;
-      const child = parent.replace(/(_[0-9A-F-]{36})?\.a?vhdx$/i, "") + `_${randomUUID().toUpperCase()}.avhdx`;
+      const child =
+        parent.replace(/(_[0-9A-F-]{36})?\.a?vhdx$/i, "") + `_${randomUUID().toUpperCase()}.avhdx`;
       await this.images.createDifferencing(this.file(child), this.file(parent), parent);
       disk.chain.push(child);
       frozen.push({ disk, file: parent, child, gen: disk.rct.gen, epoch: disk.rct.epoch });

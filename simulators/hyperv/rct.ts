@@ -10,7 +10,8 @@ export const RCT_MESSAGES: Record<string, string> = {
   "0xC03A0022": "The VHD file is changed due to compaction, expansion, or offline updates.",
   "0xC03A0024": "The change tracking file is inconsistent with the virtual disk.",
   "0xC03A0029": "The specified change tracking identifier is not valid.",
-  "0xC03A0030": "There is no change tracking data available associated with the specified change tracking identifier.",
+  "0xC03A0030":
+    "There is no change tracking data available associated with the specified change tracking identifier.",
 };
 
 export class RctFailure extends Error {

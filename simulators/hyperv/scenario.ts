@@ -8,12 +8,14 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "a GUID");
-const size = z.union([z.number().int().positive(), z.string().regex(/^\d+\s*(KiB|MiB|GiB)$/)]).transform((v) => {
-  if (typeof v === "number") return v;
-  const m = /^(\d+)\s*(KiB|MiB|GiB)$/.exec(v);
-  const unit = { KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 }[m?.[2] ?? "KiB"] ?? 1;
-  return Number(m?.[1] ?? 0) * unit;
-});
+const size = z
+  .union([z.number().int().positive(), z.string().regex(/^\d+\s*(KiB|MiB|GiB)$/)])
+  .transform((v) => {
+    if (typeof v === "number") return v;
+    const m = /^(\d+)\s*(KiB|MiB|GiB)$/.exec(v);
+    const unit = { KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 }[m?.[2] ?? "KiB"] ?? 1;
+    return Number(m?.[1] ?? 0) * unit;
+  });
 
 export const IC_STATUS = {
   OK: 2,
@@ -74,7 +76,11 @@ const vm = z
       .strict()
       .default({ installed: true }),
     disks: z.array(disk).default([]),
-    checkpoints: z.array(z.object({ name: z.string(), type: z.enum(["Standard", "Production"]).default("Standard") }).strict()).default([]),
+    checkpoints: z
+      .array(
+        z.object({ name: z.string(), type: z.enum(["Standard", "Production"]).default("Standard") }).strict(),
+      )
+      .default([]),
     events: z.array(event).default([]),
     writes: z.array(writeSpec).default([]),
   })
@@ -95,7 +101,14 @@ export const faultRule = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("merge-failure"), ...selector }).strict(),
   z.object({ kind: z.literal("migrate-after-snapshot"), to: z.string(), ...selector }).strict(),
   z.object({ kind: z.literal("node-down"), node: z.string() }).strict(),
-  z.object({ kind: z.literal("slow-job"), method: z.string(), polls: z.number().int().positive(), ...selector }).strict(),
+  z
+    .object({
+      kind: z.literal("slow-job"),
+      method: z.string(),
+      polls: z.number().int().positive(),
+      ...selector,
+    })
+    .strict(),
   z.object({ kind: z.literal("stderr-noise") }).strict(),
   z.object({ kind: z.literal("hang"), command: z.string(), ...selector }).strict(),
 ]);
@@ -104,12 +117,16 @@ export type FaultRule = z.infer<typeof faultRule>;
 export const scenarioSchema = z
   .object({
     cluster: z.object({ name: z.string() }).strict().optional(),
-    nodes: z.array(z.object({ name: z.string(), state: z.enum(["Up", "Down", "Paused"]).default("Up") }).strict()).min(1),
+    nodes: z
+      .array(z.object({ name: z.string(), state: z.enum(["Up", "Down", "Paused"]).default("Up") }).strict())
+      .min(1),
     volumes: z
       .array(z.object({ name: z.string(), path: z.string(), owner: z.string() }).strict())
       .default([]),
     /** Guest clusters sharing disks: a VM collection for collection checkpoints. */
-    guestClusters: z.array(z.object({ name: z.string(), id: guid, members: z.array(z.string()).min(1) }).strict()).default([]),
+    guestClusters: z
+      .array(z.object({ name: z.string(), id: guid, members: z.array(z.string()).min(1) }).strict())
+      .default([]),
     vms: z.array(vm).default([]),
     faults: z.array(faultRule).default([]),
     /** Byte window GetVirtualDiskChanges processes per call (forces paging). */
@@ -119,11 +136,13 @@ export const scenarioSchema = z
   .superRefine((s, ctx) => {
     const nodes = new Set(s.nodes.map((n) => n.name.toLowerCase()));
     for (const [i, v] of s.vms.entries()) {
-      if (!nodes.has(v.node.toLowerCase())) ctx.addIssue({ code: "custom", path: ["vms", i, "node"], message: `unknown node "${v.node}"` });
+      if (!nodes.has(v.node.toLowerCase()))
+        ctx.addIssue({ code: "custom", path: ["vms", i, "node"], message: `unknown node "${v.node}"` });
     }
     const ids = new Set<string>();
     for (const [i, v] of s.vms.entries()) {
-      if (ids.has(v.id.toLowerCase())) ctx.addIssue({ code: "custom", path: ["vms", i, "id"], message: `duplicate VM id ${v.id}` });
+      if (ids.has(v.id.toLowerCase()))
+        ctx.addIssue({ code: "custom", path: ["vms", i, "id"], message: `duplicate VM id ${v.id}` });
       ids.add(v.id.toLowerCase());
     }
   });

@@ -5,7 +5,7 @@
 import type { Node } from "web-tree-sitter";
 import type { Interpreter, Scope } from "./interp.js";
 import { evalExpression } from "./expr.js";
-import { PsError, type PsValue } from "./values.js";
+import { PsError, toStr, type PsValue } from "./values.js";
 
 export interface CmdletCall {
   readonly name: string;
@@ -85,7 +85,7 @@ export async function bindArguments(
     const slot = slots[index];
     if (!slot) {
       throw new PsError(
-        `${cmdlet} : A positional parameter cannot be found that accepts argument '${String(value)}'.`,
+        `${cmdlet} : A positional parameter cannot be found that accepts argument '${toStr(value)}'.`,
         "System.Management.Automation.ParameterBindingException",
         `PositionalParameterNotFound,${cmdlet}`,
         "InvalidArgument",

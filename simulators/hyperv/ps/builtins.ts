@@ -52,7 +52,12 @@ export function resolveTypeName(name: string): string {
   const lower = name.toLowerCase().replace(/^system\./, "");
   const alias = TYPE_ALIASES[lower];
   if (alias) return alias;
-  throw new PsError(`Unable to find type [${name}].`, "System.Management.Automation.RuntimeException", "TypeNotFound", "InvalidOperation");
+  throw new PsError(
+    `Unable to find type [${name}].`,
+    "System.Management.Automation.RuntimeException",
+    "TypeNotFound",
+    "InvalidOperation",
+  );
 }
 
 const INT_RANGES: Record<string, [number, number]> = {
@@ -98,7 +103,10 @@ export function cast(typeName: string, v: PsValue): PsValue {
       if (v instanceof PsHashtable) return v;
       break;
   }
-  throw new PsError(`Cannot convert "${toStr(v)}" to "${full}".`, "System.Management.Automation.PSInvalidCastException");
+  throw new PsError(
+    `Cannot convert "${toStr(v)}" to "${full}".`,
+    "System.Management.Automation.PSInvalidCastException",
+  );
 }
 
 function methodMissing(target: string, name: string): PsError {
@@ -143,7 +151,11 @@ export function staticMember(type: PsTypeRef, name: string, host: BuiltinHost): 
     case "System.Console::error":
       return writer((t) => host.writeStderr(t));
   }
-  throw new PsError(`The property '${name}' cannot be found on type [${type.name}].`, "System.Management.Automation.RuntimeException", "PropertyNotFound");
+  throw new PsError(
+    `The property '${name}' cannot be found on type [${type.name}].`,
+    "System.Management.Automation.RuntimeException",
+    "PropertyNotFound",
+  );
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -164,7 +176,8 @@ export function callStatic(type: PsTypeRef, name: string, args: PsValue[], host:
     }
     case "System.Convert::tobase64string": {
       const b = args[0];
-      if (!(b instanceof Uint8Array)) throw netCallError("ToBase64String", args.length, "Value cannot be null.");
+      if (!(b instanceof Uint8Array))
+        throw netCallError("ToBase64String", args.length, "Value cannot be null.");
       return Buffer.from(b).toString("base64");
     }
     case "System.Management.Automation.ScriptBlock::create":
@@ -231,7 +244,11 @@ export function getMember(v: PsValue, name: string): PsValue {
 export function setMember(target: PsValue, name: string, value: PsValue): void {
   if (target instanceof PsObject) {
     if (!target.has(name) && target.typeName !== "System.Management.Automation.PSCustomObject") {
-      throw new PsError(`The property '${name}' cannot be found on this object. Verify that the property exists and can be set.`, "System.Management.Automation.RuntimeException", "PropertyAssignmentException");
+      throw new PsError(
+        `The property '${name}' cannot be found on this object. Verify that the property exists and can be set.`,
+        "System.Management.Automation.RuntimeException",
+        "PropertyAssignmentException",
+      );
     }
     target.set(name, value);
     return;
@@ -240,13 +257,22 @@ export function setMember(target: PsValue, name: string, value: PsValue): void {
     target.set(name, value);
     return;
   }
-  throw new PsError(`The property '${name}' cannot be found on this object. Verify that the property exists and can be set.`, "System.Management.Automation.RuntimeException", "PropertyNotFound");
+  throw new PsError(
+    `The property '${name}' cannot be found on this object. Verify that the property exists and can be set.`,
+    "System.Management.Automation.RuntimeException",
+    "PropertyNotFound",
+  );
 }
 
 export function callMethod(v: PsValue, name: string, args: PsValue[]): PsValue | undefined {
   const lower = name.toLowerCase();
   if (v === null) {
-    throw new PsError("You cannot call a method on a null-valued expression.", "System.Management.Automation.RuntimeException", "InvokeMethodOnNull", "InvalidOperation");
+    throw new PsError(
+      "You cannot call a method on a null-valued expression.",
+      "System.Management.Automation.RuntimeException",
+      "InvokeMethodOnNull",
+      "InvalidOperation",
+    );
   }
   if (lower === "gettype") return typeInfo(v);
   if (v instanceof PsObject) {
@@ -278,7 +304,12 @@ export function callMethod(v: PsValue, name: string, args: PsValue[]): PsValue |
       case "replace":
         return v.split(a0).join(toStr(args[1] ?? null));
       case "substring":
-        return v.substring(toNumber(args[0] ?? null, "System.Int32"), args[1] === undefined ? undefined : toNumber(args[0] ?? null, "System.Int32") + toNumber(args[1], "System.Int32"));
+        return v.substring(
+          toNumber(args[0] ?? null, "System.Int32"),
+          args[1] === undefined
+            ? undefined
+            : toNumber(args[0] ?? null, "System.Int32") + toNumber(args[1], "System.Int32"),
+        );
     }
   }
   if (v instanceof PsHashtable && lower === "containskey") return v.has(toStr(args[0] ?? null));

@@ -7,7 +7,12 @@ import { PsError, PsScriptBlock, enumerate, toBool, toNumber, toStr, type PsValu
 function block(call: CmdletCall, param: string): PsScriptBlock {
   const b = call.params.get(param.toLowerCase());
   if (!(b instanceof PsScriptBlock)) {
-    throw new PsError(`${call.name} : Cannot bind parameter '${param}'. Cannot convert the value to type "System.Management.Automation.ScriptBlock".`, "System.Management.Automation.ParameterBindingException", `CannotConvertArgument,${call.name}`, "InvalidArgument");
+    throw new PsError(
+      `${call.name} : Cannot bind parameter '${param}'. Cannot convert the value to type "System.Management.Automation.ScriptBlock".`,
+      "System.Management.Automation.ParameterBindingException",
+      `CannotConvertArgument,${call.name}`,
+      "InvalidArgument",
+    );
   }
   return b;
 }
@@ -71,11 +76,18 @@ export const coreCmdlets: Record<string, CmdletDef> = {
     params: ["InputObject"],
     positional: ["InputObject"],
     async run(call) {
-      const text = inputs(call).map((x) => toStr(x)).join("\n");
+      const text = inputs(call)
+        .map((x) => toStr(x))
+        .join("\n");
       try {
         return enumerate(fromJson(text));
       } catch (err) {
-        throw new PsError(`Invalid JSON primitive: ${(err as Error).message}`, "System.ArgumentException", "System.ArgumentException,Microsoft.PowerShell.Commands.ConvertFromJsonCommand", "NotSpecified");
+        throw new PsError(
+          `Invalid JSON primitive: ${(err as Error).message}`,
+          "System.ArgumentException",
+          "System.ArgumentException,Microsoft.PowerShell.Commands.ConvertFromJsonCommand",
+          "NotSpecified",
+        );
       }
     },
   },

@@ -1,10 +1,28 @@
 /** Expression evaluation and assignment over tree-sitter-powershell nodes. */
 import type { Node } from "web-tree-sitter";
-import { callMethod, callStatic, cast, getMember, resolveTypeName, setMember, staticMember } from "./builtins.js";
+import {
+  callMethod,
+  callStatic,
+  cast,
+  getMember,
+  resolveTypeName,
+  setMember,
+  staticMember,
+} from "./builtins.js";
 import type { Interpreter, Scope } from "./interp.js";
 import { variableName } from "./interp.js";
 import { arithmetic, compare } from "./ops.js";
-import { PsError, PsHashtable, PsScriptBlock, PsTypeRef, collapse, toBool, toNumber, toStr, type PsValue } from "./values.js";
+import {
+  PsError,
+  PsHashtable,
+  PsScriptBlock,
+  PsTypeRef,
+  collapse,
+  toBool,
+  toNumber,
+  toStr,
+  type PsValue,
+} from "./values.js";
 
 /** Wrapper nodes of the grammar's precedence ladder: one operand, or `left op right`. */
 const BINARY = new Set([
@@ -24,14 +42,23 @@ const BINARY = new Set([
   "range_argument_expression",
 ]);
 
-const PASS = new Set(["unary_expression", "argument_expression", "left_assignment_expression", "key_expression"]);
+const PASS = new Set([
+  "unary_expression",
+  "argument_expression",
+  "left_assignment_expression",
+  "key_expression",
+]);
 
 export async function evalExpression(interp: Interpreter, node: Node, scope: Scope): Promise<PsValue> {
   return (await evalElement(interp, node, scope)) ?? null;
 }
 
 /** Like evalExpression, but a void method call gives `undefined` (no pipeline output). */
-export async function evalElement(interp: Interpreter, node: Node, scope: Scope): Promise<PsValue | undefined> {
+export async function evalElement(
+  interp: Interpreter,
+  node: Node,
+  scope: Scope,
+): Promise<PsValue | undefined> {
   if (BINARY.has(node.type)) return binary(interp, node, scope);
   if (PASS.has(node.type)) {
     const only = node.namedChildren[0];
@@ -99,7 +126,11 @@ export async function evalElement(interp: Interpreter, node: Node, scope: Scope)
     case "pipeline":
       return collapse(await interp.pipeline(node, scope));
   }
-  throw new PsError(`The expression '${node.type}' is not supported by this host.`, "System.NotSupportedException", "NotSupported");
+  throw new PsError(
+    `The expression '${node.type}' is not supported by this host.`,
+    "System.NotSupportedException",
+    "NotSupported",
+  );
 }
 
 function typeName(typeLiteral: Node): string {
@@ -119,7 +150,8 @@ function numberLiteral(text: string): number {
   const m = /^(0x[0-9a-f]+|[0-9.]+(?:e[+-]?\d+)?)(l|d)?(kb|mb|gb|tb|pb)?$/i.exec(text);
   if (!m?.[1]) throw new PsError(`The number literal '${text}' is not supported by this host.`);
   const base = /^0x/i.test(m[1]) ? parseInt(m[1], 16) : Number(m[1]);
-  const mult = { kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40, pb: 2 ** 50 }[m[3]?.toLowerCase() ?? ""] ?? 1;
+  const mult =
+    { kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40, pb: 2 ** 50 }[m[3]?.toLowerCase() ?? ""] ?? 1;
   return base * mult;
 }
 
@@ -146,7 +178,16 @@ async function stringLiteral(interp: Interpreter, node: Node, scope: Scope): Pro
   return out;
 }
 
-const BACKTICK: Record<string, string> = { n: "\n", r: "\r", t: "\t", "0": "\0", a: "\x07", b: "\b", f: "\f", v: "\v" };
+const BACKTICK: Record<string, string> = {
+  n: "\n",
+  r: "\r",
+  t: "\t",
+  "0": "\0",
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  v: "\v",
+};
 
 function unescapeExpandable(t: string): string {
   return t.replace(/""/g, '"').replace(/`(.)/gs, (_, c: string) => BACKTICK[c] ?? c);
@@ -230,15 +271,25 @@ async function invocation(interp: Interpreter, node: Node, scope: Scope): Promis
   if (!target || !argList) throw new PsError("Unsupported method invocation.");
   const t = await evalExpression(interp, target, scope);
   const args: PsValue[] = [];
-  for (const a of argList.namedChildren[0]?.namedChildren ?? []) args.push(await evalExpression(interp, a, scope));
+  for (const a of argList.namedChildren[0]?.namedChildren ?? [])
+    args.push(await evalExpression(interp, a, scope));
   const name = memberNameOf(member);
   if (t instanceof PsTypeRef) return callStatic(t, name, args, interp.host);
   return callMethod(t, name, args);
 }
 
-export async function assignTo(interp: Interpreter, left: Node, op: string, value: PsValue, scope: Scope): Promise<void> {
+export async function assignTo(
+  interp: Interpreter,
+  left: Node,
+  op: string,
+  value: PsValue,
+  scope: Scope,
+): Promise<void> {
   let target = left;
-  while ((BINARY.has(target.type) || PASS.has(target.type) || target.type === "array_literal_expression") && target.namedChildren.length === 1) {
+  while (
+    (BINARY.has(target.type) || PASS.has(target.type) || target.type === "array_literal_expression") &&
+    target.namedChildren.length === 1
+  ) {
     const only = target.namedChildren[0];
     if (!only) break;
     target = only;
@@ -262,5 +313,9 @@ export async function assignTo(interp: Interpreter, left: Node, op: string, valu
     setMember(obj, name, await combine(async () => getMember(obj, name)));
     return;
   }
-  throw new PsError(`The assignment expression is not valid. The input to an assignment operator must be an object that is able to accept assignments, such as a variable or a property.`, "System.Management.Automation.RuntimeException", "InvalidLeftHandSide");
+  throw new PsError(
+    `The assignment expression is not valid. The input to an assignment operator must be an object that is able to accept assignments, such as a variable or a property.`,
+    "System.Management.Automation.RuntimeException",
+    "InvalidLeftHandSide",
+  );
 }

@@ -35,10 +35,12 @@ export class Scope {
   }
 }
 
-class BreakSignal {}
+class BreakSignal extends Error {}
 
 export interface InterpreterHost extends BuiltinHost {
   readonly cmdlets: ReadonlyMap<string, CmdletDef>;
+  /** Called before each cmdlet runs (fault injection: a hanging command). */
+  beforeCommand?(name: string): Promise<void>;
 }
 
 export class Interpreter {
@@ -75,7 +77,9 @@ export class Interpreter {
       for (const item of out) if (item !== null) this.host.writeStdout(toStr(item) + "\n");
     } catch (err) {
       const e = asPsError(err);
-      this.host.writeStderr(`${e.message}\n    + CategoryInfo          : ${e.category}: (:) [], ${e.exceptionType.split(".").pop() ?? ""}\n    + FullyQualifiedErrorId : ${e.errorId}\n \n`);
+      this.host.writeStderr(
+        `${e.message}\n    + CategoryInfo          : ${e.category}: (:) [], ${e.exceptionType.split(".").pop() ?? ""}\n    + FullyQualifiedErrorId : ${e.errorId}\n \n`,
+      );
     }
   }
 
@@ -137,7 +141,11 @@ export class Interpreter {
       case "flow_control_statement":
         return this.flowControl(node, scope);
       default:
-        throw new PsError(`The statement '${node.type}' is not supported by this host.`, "System.NotSupportedException", "NotSupported");
+        throw new PsError(
+          `The statement '${node.type}' is not supported by this host.`,
+          "System.NotSupportedException",
+          "NotSupported",
+        );
     }
   }
 
@@ -184,7 +192,11 @@ export class Interpreter {
             ? collapse(await this.pipelineOrExpr(target, scope))
             : null;
       if (!(value instanceof PsScriptBlock)) {
-        throw new PsError(`The expression after '&' in a pipeline element produced an object that was not valid. It must result in a command name, a script block, or a CommandInfo object.`, "System.Management.Automation.RuntimeException", "BadExpression");
+        throw new PsError(
+          `The expression after '&' in a pipeline element produced an object that was not valid. It must result in a command name, a script block, or a CommandInfo object.`,
+          "System.Management.Automation.RuntimeException",
+          "BadExpression",
+        );
       }
       const child = new Scope(scope);
       child.set("input", input);
@@ -201,13 +213,17 @@ export class Interpreter {
       );
     }
     const params = await bindArguments(this, def, name, elements, scope);
-    const errorAction = toStr(params.get("erroraction") ?? scope.get("ErrorActionPreference") ?? "Continue").toLowerCase();
+    await this.host.beforeCommand?.(name);
+    const errorAction = toStr(
+      params.get("erroraction") ?? scope.get("ErrorActionPreference") ?? "Continue",
+    ).toLowerCase();
     try {
       return await def.run({ name, params, input, hasInput, interp: this, scope });
     } catch (err) {
       if (err instanceof PsError && !err.terminating) {
         if (errorAction === "silentlycontinue" || errorAction === "ignore") return [];
-        if (errorAction === "stop") throw new PsError(err.message, err.exceptionType, err.errorId, err.category, true);
+        if (errorAction === "stop")
+          throw new PsError(err.message, err.exceptionType, err.errorId, err.category, true);
         this.host.writeStderr(`${name} : ${err.message}\n`);
         return [];
       }
@@ -243,13 +259,17 @@ export class Interpreter {
   async ifStatement(node: Node, scope: Scope): Promise<PsValue[]> {
     const cond = node.childForFieldName("condition");
     const blocks = node.namedChildren.filter((c) => c.type === "statement_block");
-    if (cond && toBool(collapse(await this.pipeline(cond, scope)))) return this.statements(blocks[0] ?? node, scope);
+    if (cond && toBool(collapse(await this.pipeline(cond, scope))))
+      return this.statements(blocks[0] ?? node, scope);
     for (const clause of node.childForFieldName("elseif_clauses")?.namedChildren ?? []) {
-      const c = clause.childForFieldName("condition") ?? clause.namedChildren.find((n) => n.type === "pipeline");
+      const c =
+        clause.childForFieldName("condition") ?? clause.namedChildren.find((n) => n.type === "pipeline");
       const body = clause.namedChildren.find((n) => n.type === "statement_block");
       if (c && body && toBool(collapse(await this.pipeline(c, scope)))) return this.statements(body, scope);
     }
-    const elseBlock = node.childForFieldName("else_clause")?.namedChildren.find((n) => n.type === "statement_block");
+    const elseBlock = node
+      .childForFieldName("else_clause")
+      ?.namedChildren.find((n) => n.type === "statement_block");
     return elseBlock ? this.statements(elseBlock, scope) : [];
   }
 
@@ -314,7 +334,12 @@ export class Interpreter {
       case "return":
         throw new ReturnSignal(value === null && !operand ? [] : enumerate(value));
       case "throw":
-        throw new PsError(value === null ? "ScriptHalted" : toStr(value), "System.Management.Automation.RuntimeException", value === null ? "ScriptHalted" : toStr(value), "OperationStopped");
+        throw new PsError(
+          value === null ? "ScriptHalted" : toStr(value),
+          "System.Management.Automation.RuntimeException",
+          value === null ? "ScriptHalted" : toStr(value),
+          "OperationStopped",
+        );
       case "break":
         throw new BreakSignal();
       default:
@@ -338,7 +363,14 @@ export function asPsError(err: unknown): PsError {
 /** `$_` inside catch: an ErrorRecord with Exception, FullyQualifiedErrorId and CategoryInfo. */
 export function errorRecord(e: PsError): PsObject {
   const exception = new PsObject(e.exceptionType, { Message: e.message });
-  exception.method("GetType", () => new PsObject("System.RuntimeType", { FullName: e.exceptionType, Name: e.exceptionType.split(".").pop() ?? "" }));
+  exception.method(
+    "GetType",
+    () =>
+      new PsObject("System.RuntimeType", {
+        FullName: e.exceptionType,
+        Name: e.exceptionType.split(".").pop() ?? "",
+      }),
+  );
   const record = new PsObject("System.Management.Automation.ErrorRecord", {
     Exception: exception,
     FullyQualifiedErrorId: e.errorId,

@@ -3,7 +3,16 @@
  * enums as numbers, DateTime as "\/Date(ms)\/", `<>&'` escaped as \u00XX, objects deeper than
  * -Depth written as their ToString().
  */
-import { PsEnum, PsGuid, PsHashtable, PsObject, PsScriptBlock, PsTypeRef, toStr, type PsValue } from "./values.js";
+import {
+  PsEnum,
+  PsGuid,
+  PsHashtable,
+  PsObject,
+  PsScriptBlock,
+  PsTypeRef,
+  toStr,
+  type PsValue,
+} from "./values.js";
 
 const ESCAPES: Record<string, string> = {
   '"': '\\"',
@@ -52,7 +61,7 @@ function write(v: PsValue, depth: number): string {
     return `[${v.map((x) => write(x, depth)).join(",")}]`;
   }
   if (depth <= 0) return jsonString(toStr(v));
-  const entries = v instanceof PsHashtable ? v.entries() : (v as PsObject).entries();
+  const entries = v instanceof PsHashtable ? v.entries() : v.entries();
   return `{${entries.map(([k, x]) => `${jsonString(k)}:${write(x, depth - 1)}`).join(",")}}`;
 }
 

@@ -48,8 +48,8 @@ function order(left: PsValue, right: PsValue): number {
 }
 
 function scalarCompare(op: string, left: PsValue, right: PsValue): boolean {
-  const cs = op.startsWith("-c");
-  const name = op.replace(/^-[ic]?/, "");
+  const name = operatorName(op);
+  const cs = op.startsWith("-c") && name !== op.slice(1);
   switch (name) {
     case "eq":
       return equals(left, right, cs);
@@ -76,8 +76,34 @@ function scalarCompare(op: string, left: PsValue, right: PsValue): boolean {
   }
 }
 
+const OPERATORS = new Set([
+  "eq",
+  "ne",
+  "gt",
+  "ge",
+  "lt",
+  "le",
+  "like",
+  "notlike",
+  "match",
+  "notmatch",
+  "in",
+  "notin",
+  "contains",
+  "notcontains",
+]);
+
+/** "-ceq" -> "eq", "-contains" -> "contains": the i/c prefix only when what follows is an operator. */
+export function operatorName(op: string): string {
+  const bare = op.toLowerCase().replace(/^-/, "");
+  if (OPERATORS.has(bare)) return bare;
+  const stripped = bare.slice(1);
+  if ((bare.startsWith("i") || bare.startsWith("c")) && OPERATORS.has(stripped)) return stripped;
+  throw new PsError(`The operator '${op}' is not supported by this host.`);
+}
+
 export function compare(op: string, left: PsValue, right: PsValue): PsValue {
-  const name = op.toLowerCase().replace(/^-[ic]?/, "");
+  const name = operatorName(op);
   if (name === "in" || name === "notin") {
     const found = enumerate(right).some((r) => equals(r, left));
     return name === "in" ? found : !found;

@@ -130,8 +130,10 @@ export class PsError extends Error {
 }
 
 /** Control flow out of a script block (`return`). */
-export class ReturnSignal {
-  constructor(readonly output: PsValue[]) {}
+export class ReturnSignal extends Error {
+  constructor(readonly output: PsValue[]) {
+    super("return");
+  }
 }
 
 export function isArray(v: PsValue | undefined): v is PsValue[] {
