@@ -41,7 +41,8 @@ export class BlobCodec {
     return this.#keys !== null;
   }
 
-  async seal(kind: BlobKind, name: string, plain: Uint8Array): Promise<Buffer> {
+  /** The blob as parts to be written in order (saves copying multi-MiB chunks into one buffer). */
+  async seal(kind: BlobKind, name: string, plain: Uint8Array): Promise<Buffer[]> {
     const input = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
     let flags = 0;
     let payload = input;
@@ -59,12 +60,13 @@ export class BlobCodec {
       header[5] = flags | ENCRYPTED;
       const iv = randomBytes(12);
       const cipher = createCipheriv("aes-256-gcm", this.#keys.dataKey, iv).setAAD(aad(header, name));
-      const sealed = Buffer.concat([cipher.update(payload), cipher.final()]);
-      return Buffer.concat([header, iv, cipher.getAuthTag(), sealed]);
+      const body = cipher.update(payload);
+      const tail = cipher.final();
+      return [Buffer.concat([header, iv, cipher.getAuthTag()]), body, tail];
     }
     header[5] = flags;
-    if (kind === BlobKind.chunk) return Buffer.concat([header, payload]);
-    return Buffer.concat([header, createHash("sha256").update(payload).digest(), payload]);
+    if (kind === BlobKind.chunk) return [header, payload];
+    return [Buffer.concat([header, createHash("sha256").update(payload).digest()]), payload];
   }
 
   /** Returns the plaintext; throws BlobFormatError for anything damaged or sealed under another key. */

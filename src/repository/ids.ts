@@ -7,8 +7,12 @@ import { repoError } from "./errors.js";
  */
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._:@+-]{0,127}$/;
 
+export function isValidSegment(value: string): boolean {
+  return SEGMENT.test(value) && !value.includes("..");
+}
+
 export function checkSegment(kind: "machine id" | "disk key" | "point id", value: string): string {
-  if (!SEGMENT.test(value) || value.includes("..")) {
+  if (!isValidSegment(value)) {
     throw repoError(
       "INVALID_ID",
       `Invalid ${kind} ${JSON.stringify(value)}: use 1-128 of A-Z a-z 0-9 . _ : @ + - (not starting with . or -, no "..")`,

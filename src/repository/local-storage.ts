@@ -3,7 +3,7 @@ import { constants as fsc } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { repoError } from "./errors.js";
-import type { Storage, StoredObject } from "./storage.js";
+import { partsOf, type ObjectData, type Storage, type StoredObject } from "./storage.js";
 
 /**
  * Storage in a local directory. Objects are written to `tmp/<owner>/`, fsynced, then hard-linked to
@@ -39,13 +39,13 @@ export class LocalStorage implements Storage {
     this.#madeDirs.add(dir);
   }
 
-  async #writeTemp(data: Uint8Array): Promise<string> {
+  async #writeTemp(data: ObjectData): Promise<string> {
     const dir = join(this.root, "tmp", this.#owner);
     await this.#mkdir(dir);
     const tmp = join(dir, randomBytes(8).toString("hex"));
     const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
     try {
-      await fh.writeFile(data);
+      await fh.writev(partsOf(data) as Uint8Array[]);
       await fh.sync();
     } catch (err) {
       await fh.close().catch(() => {});
@@ -65,7 +65,7 @@ export class LocalStorage implements Storage {
     }
   }
 
-  async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+  async putIfAbsent(key: string, data: ObjectData): Promise<boolean> {
     const path = this.#path(key);
     try {
       const tmp = await this.#writeTemp(data);
@@ -85,7 +85,7 @@ export class LocalStorage implements Storage {
     }
   }
 
-  async replace(key: string, data: Uint8Array): Promise<void> {
+  async replace(key: string, data: ObjectData): Promise<void> {
     const path = this.#path(key);
     try {
       const tmp = await this.#writeTemp(data);

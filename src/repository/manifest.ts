@@ -55,6 +55,11 @@ export const manifestSchema = z.object({
     durationMs: z.number().nonnegative(),
   }),
   tags: z.record(z.string(), z.string()),
+  /**
+   * Disks of this machine stored as another machine's point: a shared VHDX is protected once, as a
+   * point of its host/cluster, and each VM attaching it references that point.
+   */
+  references: z.array(z.object({ key: z.string(), machineId: z.string(), pointId: z.string() })).default([]),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

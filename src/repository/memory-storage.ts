@@ -1,5 +1,5 @@
 import { repoError } from "./errors.js";
-import type { Storage, StoredObject } from "./storage.js";
+import { partsOf, type ObjectData, type Storage, type StoredObject } from "./storage.js";
 
 /**
  * In-memory Storage for tests and dry runs. It keeps the same contract as LocalStorage, including
@@ -37,7 +37,8 @@ export class MemoryStorage implements Storage {
     return o ? Buffer.from(o.data) : undefined;
   }
 
-  async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+  async putIfAbsent(key: string, input: ObjectData): Promise<boolean> {
+    const data = Buffer.concat(partsOf(input));
     this.#check(key);
     if (this.#objects.has(key)) return false;
     if (this.#used() + data.byteLength > this.quotaBytes) {
@@ -49,7 +50,8 @@ export class MemoryStorage implements Storage {
     return true;
   }
 
-  async replace(key: string, data: Uint8Array): Promise<void> {
+  async replace(key: string, input: ObjectData): Promise<void> {
+    const data = Buffer.concat(partsOf(input));
     this.#check(key);
     this.#objects.set(key, { data: Buffer.from(data), mtimeMs: this.#now(), durable: true });
   }

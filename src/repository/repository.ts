@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { BlobCodec, BlobFormatError, BlobKind } from "./blob.js";
 import {
   DEFAULT_CHUNK_SIZE,
@@ -13,6 +14,7 @@ import { checkSegment } from "./ids.js";
 import { DiskIndex } from "./index-format.js";
 import { createEncryption, openEncryption, type RepoKeys } from "./keys.js";
 import { manifestSchema, type Manifest } from "./manifest.js";
+import { Limiter } from "./limiter.js";
 import type { Storage } from "./storage.js";
 
 export const CONFIG_KEY = "config.json";
@@ -54,6 +56,11 @@ export class Repository {
   readonly config: RepoConfig;
   readonly codec: BlobCodec;
   readonly #idKey: Buffer | null;
+  /**
+   * zstd runs on libuv's pool and holds input, output and context per call: bounding the calls in
+   * flight bounds memory (each ~3x the chunk size) and keeps the pool free for file I/O.
+   */
+  readonly #codecSlots = new Limiter(Math.max(2, availableParallelism()));
 
   private constructor(storage: Storage, config: RepoConfig, repoKeys: RepoKeys | null) {
     this.storage = storage;
@@ -125,8 +132,10 @@ export class Repository {
   /** Seals and stores a chunk unless present; returns stored bytes (0 when it was already there). */
   async putChunk(id: Buffer, plain: Uint8Array, signal?: AbortSignal): Promise<number> {
     const hex = id.toString("hex");
-    const blob = await this.codec.seal(BlobKind.chunk, hex, plain);
-    return (await this.storage.putIfAbsent(keys.chunk(hex), blob, signal)) ? blob.length : 0;
+    const blob = await this.#codecSlots.run(() => this.codec.seal(BlobKind.chunk, hex, plain));
+    return (await this.storage.putIfAbsent(keys.chunk(hex), blob, signal))
+      ? blob.reduce((n, b) => n + b.length, 0)
+      : 0;
   }
 
   /** The chunk's plaintext, checked against its id. Throws CHUNK_MISSING or CHUNK_CORRUPT. */
@@ -139,7 +148,7 @@ export class Repository {
       });
     let plain: Buffer;
     try {
-      plain = await this.codec.open(BlobKind.chunk, hex, blob);
+      plain = await this.#codecSlots.run(() => this.codec.open(BlobKind.chunk, hex, blob));
     } catch (err) {
       if (!(err instanceof BlobFormatError)) throw err;
       throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: ${err.message}`, {
@@ -237,7 +246,7 @@ export class Repository {
     ref: PointRef,
     diskKey: string,
     index: DiskIndex,
-  ): Promise<{ key: string; blob: Buffer; sha256: string }> {
+  ): Promise<{ key: string; blob: Buffer[]; sha256: string }> {
     const plain = index.encode();
     const key = keys.index(ref, diskKey);
     return {
@@ -247,7 +256,7 @@ export class Repository {
     };
   }
 
-  async sealManifest(manifest: Manifest): Promise<{ key: string; blob: Buffer }> {
+  async sealManifest(manifest: Manifest): Promise<{ key: string; blob: Buffer[] }> {
     const key = keys.manifest({ machineId: manifest.machine.id, pointId: manifest.id });
     return {
       key,

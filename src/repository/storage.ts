@@ -10,6 +10,13 @@ export interface StoredObject {
   readonly mtimeMs: number;
 }
 
+/** An object's bytes: one buffer, or parts stored back to back. */
+export type ObjectData = Uint8Array | readonly Uint8Array[];
+
+export function partsOf(data: ObjectData): readonly Uint8Array[] {
+  return data instanceof Uint8Array ? [data] : data;
+}
+
 export interface Storage {
   /** The object's bytes, or undefined when there is none. */
   get(key: string, signal?: AbortSignal): Promise<Buffer | undefined>;
@@ -18,9 +25,9 @@ export interface Storage {
    * Atomic: readers see nothing or the whole object, and a concurrent writer of the same key loses
    * cleanly. Durable once `flush()` has returned.
    */
-  putIfAbsent(key: string, data: Uint8Array, signal?: AbortSignal): Promise<boolean>;
+  putIfAbsent(key: string, data: ObjectData, signal?: AbortSignal): Promise<boolean>;
   /** Atomically replaces (or creates) a small mutable object: locks, verify state. */
-  replace(key: string, data: Uint8Array): Promise<void>;
+  replace(key: string, data: ObjectData): Promise<void>;
   stat(key: string): Promise<StoredObject | undefined>;
   /** Sets the object's mtime to now; false when it does not exist. */
   touch(key: string): Promise<boolean>;

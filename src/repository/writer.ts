@@ -15,6 +15,11 @@ export interface DiskInput {
   readonly source: DiskSource;
   /** Changed byte ranges since the parent point, or "all" for a full read. */
   readonly changed: readonly Extent[] | "all";
+  /**
+   * What the areas outside `changed` hold: the parent point's same disk (an incremental; default),
+   * or zeros (a full read of the allocated areas only, as CBT's changeId "*" reports them).
+   */
+  readonly unchangedFrom?: "parent" | "zero";
   /** CBT changeId / RCT id at the snapshot. */
   readonly changeId?: string | null;
   /** Why a full read was chosen by the caller (tracking reset, new disk, ...). */
@@ -29,6 +34,8 @@ export interface WritePointOptions {
   readonly consistency: ConsistencyRecord;
   readonly snapshotAt?: Date;
   readonly tags?: Readonly<Record<string, string>>;
+  /** Disks stored as other machines' points (shared disks), listed on the manifest. */
+  readonly references?: readonly { key: string; machineId: string; pointId: string }[];
   readonly signal?: AbortSignal;
   /** Chunks in flight at once (read + hash + compress + write). */
   readonly concurrency?: number;
@@ -72,7 +79,7 @@ export async function writePoint(repo: Repository, options: WritePointOptions): 
   const ref: PointRef = { machineId, pointId: newPointId(started, randomBytes(4).toString("hex")) };
 
   const disks: ManifestDisk[] = [];
-  const indexes: { key: string; blob: Buffer }[] = [];
+  const indexes: { key: string; blob: Buffer[] }[] = [];
   for (const input of options.disks) {
     const { disk, index } = await writeDisk(repo, input, parent, options);
     const sealed = await repo.sealIndex(ref, input.key, index);
@@ -112,6 +119,7 @@ export async function writePoint(repo: Repository, options: WritePointOptions): 
       durationMs: completed.getTime() - started.getTime(),
     },
     tags: { ...options.tags },
+    references: (options.references ?? []).map((r) => ({ ...r })),
   };
   const { key, blob } = await repo.sealManifest(manifest);
   if (!(await repo.storage.putIfAbsent(key, blob, options.signal))) {
@@ -149,7 +157,9 @@ async function writeDisk(
   const parentIndex = parentDisk && parent ? await repo.readIndex(parent, input.key) : undefined;
 
   let fullReason: string | null = null;
-  if (input.changed === "all")
+  const zeroElsewhere = input.unchangedFrom === "zero" && input.changed !== "all";
+  if (zeroElsewhere) fullReason = input.fullReason ?? "full read of the allocated areas";
+  else if (input.changed === "all")
     fullReason = input.fullReason ?? (parentIndex ? "full read requested" : "first backup of this disk");
   else if (!parentIndex)
     fullReason = parent
@@ -164,6 +174,8 @@ async function writeDisk(
   let slots: number[];
   if (incremental) {
     parentIndex.ids.copy(index.ids);
+    slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
+  } else if (zeroElsewhere) {
     slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
   } else {
     // A full read still skips areas the source knows to be unallocated: they read as zeros.

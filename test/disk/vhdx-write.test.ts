@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isSnapvisorError } from "../../src/domain/errors.js";
-import { createDifferencingVhdx, createVhdx, openVhdxForWrite } from "../../src/disk/vhdx/api.js";
+import {
+  createDifferencingVhdx,
+  createVhdx,
+  mergeDifferencingVhdx,
+  openVhdxForWrite,
+} from "../../src/disk/vhdx/api.js";
+import { stat } from "node:fs/promises";
 import { openVhdx } from "../../src/disk/vhdx/open.js";
 import { PAYLOAD_FULLY_PRESENT, PAYLOAD_PARTIALLY_PRESENT } from "../../src/disk/vhdx/format.js";
 import { qemuImg, qemuIo, qemuMissing, qemuRaw, readWhole, tempDir, zeroOutside } from "./qemu.js";
@@ -146,6 +152,27 @@ describe("VHDX writer", { skip: qemuMissing }, () => {
     } finally {
       await childDisk.close();
     }
+  });
+
+  it("merges a differencing VHDX into its qemu-made parent and deletes it, as a checkpoint deletion does", async () => {
+    const size = 5 * MiB;
+    const parentFile = join(dir, "merge-base.vhdx");
+    await qemuImg("create", "-f", "vhdx", "-o", "block_size=1M", parentFile, String(size));
+    await qemuIo("vhdx", parentFile, "write -P 0x5a 0 2M", `write -P 0x6b ${4 * MiB} 1M`);
+    const model = await qemuRaw(dir, parentFile, "vhdx");
+    const childFile = join(dir, "merge-child.avhdx");
+    const child = await createDifferencingVhdx(childFile, parentFile);
+    await writeBoth(model, child, [
+      [100, 1000, 31],
+      [MiB, MiB, 32], // a whole block: fully present
+      [3 * MiB + 4096, 8192, 33], // into a block the parent never allocated
+    ]);
+    await child.close();
+    const result = await mergeDifferencingVhdx(childFile);
+    assert.equal(result.parentPath, parentFile);
+    await assert.rejects(stat(childFile), { code: "ENOENT" });
+    await qemuImg("check", "-f", "vhdx", parentFile);
+    assert.ok((await qemuRaw(dir, parentFile, "vhdx")).equals(model), "the merged parent differs");
   });
 
   it("refuses a differencing VHDX whose parent was written after the child was made", async () => {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { SnapvisorError } from "../../domain/errors.js";
-import { openRawFile } from "../../disk/raw-file.js";
+import { openDiskImage } from "../../disk/open-image.js";
 import { parseExtentsFile } from "../../repository/extents.js";
 import { writePoint } from "../../repository/writer.js";
 import { ExitCode, type Command } from "../command.js";
@@ -27,7 +27,7 @@ export const backupImage: Command = {
     });
     const [file] = requirePositional("backup image", positionals, "FILE");
     if (!values.machine) throw new SnapvisorError("USAGE", "backup image: --machine ID is required");
-    const source = await openRawFile(file!);
+    const source = await openDiskImage(file!);
     try {
       const changed =
         values.changed === undefined

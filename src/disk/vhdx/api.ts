@@ -3,6 +3,7 @@
  * for writing. Documented in docs/disk-formats.md; the Hyper-V simulator depends on it.
  */
 import { unlink } from "node:fs/promises";
+import { throwIfAborted } from "../errors.js";
 import { posix } from "node:path";
 import { diskError } from "../errors.js";
 import { RandomAccessFile } from "../file-source.js";
@@ -10,6 +11,7 @@ import type { OpenImageOptions } from "../image-options.js";
 import { buildVhdx } from "./create.js";
 import { MiB } from "./format.js";
 import { openVhdx } from "./open.js";
+import { VhdxDisk } from "./reader.js";
 import { relativeParentPath, VhdxWriter } from "./writer.js";
 
 export { VhdxWriter } from "./writer.js";
@@ -104,4 +106,62 @@ async function writeImage(
     await unlink(path).catch(() => undefined);
     throw err;
   }
+}
+
+export interface MergeResult {
+  /** The parent the child was merged into (as found through the parent locator). */
+  readonly parentPath: string;
+  /** Bytes of data and of zeroed areas written into the parent. */
+  readonly bytesMerged: number;
+}
+
+/**
+ * Merges a differencing VHDX into its parent, as Hyper-V does when a checkpoint is deleted: the
+ * areas the child defines (data and zeroed blocks) are written into the parent, then the child file
+ * is deleted. The parent's DataWriteGuid changes, so other children of that parent stop opening.
+ */
+export async function mergeDifferencingVhdx(
+  childPath: string,
+  options: OpenImageOptions = {},
+): Promise<MergeResult> {
+  const child = await openVhdx(childPath, options);
+  let parentPath: string;
+  let bytesMerged = 0;
+  try {
+    const parent = child.parent;
+    if (!(parent instanceof VhdxDisk)) {
+      throw diskError("DISK_WRITE_INVALID", `"${childPath}" is not a differencing VHDX: nothing to merge`, {
+        path: childPath,
+      });
+    }
+    parentPath = parent.layout.path;
+    const own = await child.ownExtents(options.signal);
+    const target = await openVhdxForWrite(parentPath, options);
+    try {
+      const buffer = new Uint8Array(MiB);
+      for (const e of own.data) {
+        for (let at = e.start; at < e.start + e.length; at += MiB) {
+          throwIfAborted(options.signal, `Merging "${childPath}"`);
+          const piece = buffer.subarray(0, Math.min(MiB, e.start + e.length - at));
+          await child.read(piece, at, options.signal);
+          await target.write(piece, at, options.signal);
+          bytesMerged += piece.length;
+        }
+      }
+      const zeros = new Uint8Array(MiB);
+      for (const e of own.zero) {
+        for (let at = e.start; at < e.start + e.length; at += MiB) {
+          const length = Math.min(MiB, e.start + e.length - at);
+          await target.write(zeros.subarray(0, length), at, options.signal);
+          bytesMerged += length;
+        }
+      }
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await child.close();
+  }
+  await unlink(childPath);
+  return { parentPath, bytesMerged };
 }

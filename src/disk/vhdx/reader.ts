@@ -154,6 +154,35 @@ export class VhdxDisk implements DiskSource {
     if (got < out.length) out.fill(0, got);
   }
 
+  /**
+   * Areas this file itself defines (not its parent's): data in payload blocks and present sectors,
+   * and, for differencing disks, blocks defined as zeros that hide the parent's data. Merges use it.
+   */
+  async ownExtents(
+    signal?: AbortSignal,
+  ): Promise<{ readonly data: readonly Extent[]; readonly zero: readonly Extent[] }> {
+    const { geometry } = this.layout;
+    const data = new ExtentList();
+    const zero = new ExtentList();
+    for (let block = 0; block < geometry.dataBlocks; block++) {
+      throwIfAborted(signal, `Mapping VHDX "${this.layout.path}"`);
+      const start = block * geometry.blockSize;
+      const length = Math.min(geometry.blockSize, this.capacity - start);
+      const { state } = this.blockEntry(block);
+      if (state === PAYLOAD_FULLY_PRESENT) data.add(start, length);
+      else if (state === PAYLOAD_PARTIALLY_PRESENT && this.#parent !== undefined) {
+        const bitmap = await this.bitmap(Math.floor(block / geometry.chunkRatio), signal);
+        const firstBit = (block % geometry.chunkRatio) * geometry.sectorsPerBlock;
+        for (let s = 0; s * geometry.logicalSectorSize < length; s++) {
+          const at = start + s * geometry.logicalSectorSize;
+          if (bitSet(bitmap, firstBit + s))
+            data.add(at, Math.min(geometry.logicalSectorSize, this.capacity - at));
+        }
+      } else if (state !== PAYLOAD_NOT_PRESENT && this.#parent !== undefined) zero.add(start, length);
+    }
+    return { data: data.toArray(), zero: zero.toArray() };
+  }
+
   async allocated(signal?: AbortSignal): Promise<readonly Extent[]> {
     const { geometry } = this.layout;
     const own = new ExtentList();

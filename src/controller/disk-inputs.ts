@@ -1,0 +1,62 @@
+/**
+ * Turning a planned disk and the adapter's changed areas into what the repository reads: changed
+ * extents on top of the parent, or a full read (allocated areas or the whole disk) with its reason.
+ * The adapter's word is checked, not trusted: extents past the disk, or an incremental answer when
+ * no base was given, become a full read with the reason stated.
+ */
+import { messageOf } from "../domain/errors.js";
+import type { ChangedAreas, SnapshotDisk } from "../domain/hypervisor.js";
+import type { Extent } from "../domain/ports.js";
+import type { PointDiskInput } from "../domain/repository-port.js";
+import type { DiskOutcome } from "./job-summary.js";
+import type { PlannedDisk } from "./plan.js";
+
+export type ReadSpec = Pick<PointDiskInput, "changed" | "unchangedFrom" | "fullReason">;
+
+function beyond(extents: readonly Extent[], capacity: number): Extent | undefined {
+  return extents.find((e) => e.start < 0 || e.length < 0 || e.start + e.length > capacity);
+}
+
+/** Decides what to read of one disk. `areas` is the adapter's answer, or the error it threw. */
+export function readSpec(
+  planned: PlannedDisk,
+  disk: SnapshotDisk,
+  areas: ChangedAreas | { error: unknown },
+): ReadSpec {
+  const full = (fullReason: string, extents?: readonly Extent[]): ReadSpec => ({
+    changed: extents ?? "all",
+    unchangedFrom: "zero",
+    fullReason,
+  });
+  if (disk.capacity !== planned.capacity) {
+    return full(`disk resized from ${planned.capacity} to ${disk.capacity} bytes since the inventory`);
+  }
+  if ("error" in areas) {
+    return full(`changed areas unavailable (${messageOf(areas.error)}): reading the whole disk`);
+  }
+  const extents = areas.extents;
+  const bad = extents && beyond(extents, disk.capacity);
+  if (bad) {
+    return full(
+      `the hypervisor reported an area past the disk (${bad.start}+${bad.length} > ${disk.capacity})`,
+    );
+  }
+  if (areas.kind === "full") return full(planned.fullReason || areas.reason, areas.extents);
+  if (planned.previous === undefined) return full(planned.fullReason || "no base point for an incremental");
+  return { changed: areas.extents, unchangedFrom: "parent", fullReason: "" };
+}
+
+export function bytesToRead(spec: ReadSpec, capacity: number): number {
+  if (spec.changed === "all") return capacity;
+  return spec.changed.reduce((n, e) => n + e.length, 0);
+}
+
+export function diskOutcome(key: string, capacity: number, spec: ReadSpec): DiskOutcome {
+  return {
+    key,
+    capacity,
+    mode: spec.unchangedFrom === "parent" && spec.changed !== "all" ? "incremental" : "full",
+    reason: spec.fullReason,
+    bytesToRead: bytesToRead(spec, capacity),
+  };
+}
