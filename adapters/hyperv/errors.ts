@@ -34,6 +34,8 @@ export type HypervErrorCode =
   | "HYPERV_CHECKPOINT_MERGE_FAILED"
   /** Shared VHD Sets (.vhds) are not supported for host-level backup. */
   | "HYPERV_VHDS_UNSUPPORTED"
+  /** A shared VHDX whose VMs are in no VM collection cannot be checkpointed from the host. */
+  | "HYPERV_SHARED_DISK_NO_COLLECTION"
   /** A disk key or file is unknown on the checkpoint. */
   | "HYPERV_DISK_NOT_FOUND"
   /** GetVirtualDiskChanges failed in a way that is not a tracking reset. */

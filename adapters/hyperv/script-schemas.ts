@@ -44,6 +44,7 @@ export const nodeVm = z.object({
   Version: str,
   ComputerName: str,
   IsClustered: z.boolean(),
+  GuestItems: psList(str),
   IntegrationServices: psList(
     z.object({
       Id: str,
@@ -126,3 +127,10 @@ export const diskChanges = z.object({
   Lengths: psList(num),
 });
 export type DiskChanges = z.output<typeof diskChanges>;
+
+export const collection = z.object({ CollectionID: str, ElementName: str, Members: psList(str) });
+export type Collection = z.output<typeof collection>;
+export const collections = psList(collection);
+
+export const vhdInfo = z.object({ Path: str, Size: num, DiskIdentifier: str, ParentPath: optStr });
+export type VhdInfo = z.output<typeof vhdInfo>;

@@ -57,6 +57,7 @@ $vms = @(Get-VM -ComputerName $A.node)
     Version = [string]$vm.Version
     ComputerName = [string]$vm.ComputerName
     IsClustered = $vm.IsClustered
+    GuestItems = @(Get-CimInstance -ComputerName $A.node -Namespace 'root\\virtualization\\v2' -ClassName Msvm_KvpExchangeComponent | Where-Object { $_.SystemName -eq $vm.Id.ToString() } | ForEach-Object { $_.GuestIntrinsicExchangeItems } | Where-Object { $null -ne $_ })
     IntegrationServices = @(Get-VMIntegrationService -VM $vm | ForEach-Object { [pscustomobject]@{ Id = [string]$_.Id; Name = $_.Name; Enabled = $_.Enabled; PrimaryOperationalStatus = $_.PrimaryOperationalStatus } })
     Disks = @(Get-VMHardDiskDrive -VM $vm | ForEach-Object {
       $d = $_
@@ -158,6 +159,27 @@ if ($s.Count -eq 0) { [pscustomobject]@{ Found = $false; ReturnValue = $null; Jo
 }`,
 };
 
+export const vhdInfo: ScriptDef<S.VhdInfo> = {
+  name: "Get-VHD",
+  schema: S.vhdInfo,
+  body: `
+$vhd = Get-VHD -Path $A.path -ComputerName $A.node
+[pscustomobject]@{ Path = [string]$vhd.Path; Size = $vhd.Size; DiskIdentifier = [string]$vhd.DiskIdentifier; ParentPath = [string]$vhd.ParentPath }`,
+};
+
+export type CollectionList = S.Collection[];
+
+export const collections: ScriptDef<S.Collection[]> = {
+  name: "VM collections",
+  schema: S.collections,
+  body: `
+${NS}
+,@(Get-CimInstance ${CIM} -ClassName Msvm_VirtualSystemCollection | ForEach-Object {
+  $c = $_
+  [pscustomobject]@{ CollectionID = [string]$c.CollectionID; ElementName = [string]$c.ElementName; Members = @(Get-CimAssociatedInstance -InputObject $c -ResultClassName Msvm_ComputerSystem | ForEach-Object { [string]$_.Name }) }
+})`,
+};
+
 export const recoverySnapshots: ScriptDef<S.RecoverySnapshot[]> = {
   name: "recovery checkpoints",
   schema: S.recoverySnapshots,
@@ -211,6 +233,8 @@ export const ALL_SCRIPTS: ReadonlyArray<ScriptDef<unknown>> = [
   referencePoints,
   destroyReferencePoint,
   diskChanges,
+  collections,
+  vhdInfo,
 ];
 
 /** A failure inside the script, mapped to a code by the PowerShell error it carries. */

@@ -109,6 +109,21 @@ export function referencePointInstance(node: string, rp: SimReferencePoint): PsO
   );
 }
 
+const OS_NAMES: Record<string, string> = {
+  windows: "Windows Server 2022 Datacenter",
+  linux: "Ubuntu 22.04.4 LTS",
+  other: "FreeBSD 14.0-RELEASE",
+};
+
+/** KVP intrinsic items (embedded Msvm_KvpExchangeDataItem instances): only while the guest's KVP answers. */
+function kvpItems(vm: SimVm): PsValue {
+  const kvp = vm.ics.find((i) => i.name === "Key-Value Pair Exchange");
+  if (vm.state !== "Running" || !kvp?.enabled || kvp.status !== 2) return null;
+  const item = (name: string, data: string): string =>
+    `<INSTANCE CLASSNAME="Msvm_KvpExchangeDataItem"><PROPERTY NAME="Data" TYPE="string"><VALUE>${data}</VALUE></PROPERTY><PROPERTY NAME="Name" TYPE="string"><VALUE>${name}</VALUE></PROPERTY><PROPERTY NAME="Source" TYPE="uint16"><VALUE>2</VALUE></PROPERTY></INSTANCE>`;
+  return [item("FullyQualifiedDomainName", vm.name), item("OSName", OS_NAMES[vm.guestOs] ?? "Unknown")];
+}
+
 const SERVICES = [
   "Msvm_VirtualSystemSnapshotService",
   "Msvm_VirtualSystemReferencePointService",
@@ -143,6 +158,16 @@ async function enumerateClass(ctx: HostContext, cls: string, node: string): Prom
           (r) => vmIdsHere.has(r.vmId) || m.scenario.guestClusters.some((g) => g.id.toLowerCase() === r.vmId),
         )
         .map((r) => referencePointInstance(node, r));
+    case "msvm_kvpexchangecomponent":
+      return vmsOnNode(ctx, node).map((v) =>
+        cimInstance(
+          { cimClass: "Msvm_KvpExchangeComponent", node, vm: v },
+          {
+            SystemName: v.id.toUpperCase(),
+            GuestIntrinsicExchangeItems: kvpItems(v),
+          },
+        ),
+      );
     case "msvm_virtualsystemcollection":
       return m.scenario.guestClusters.map((g) =>
         cimInstance(
@@ -198,6 +223,12 @@ export function cimCmdlets(ctx: HostContext): Record<string, CmdletDef> {
           return m.referencePoints
             .filter((r) => r.vmId === ref.vm?.id)
             .map((r) => referencePointInstance(ref.node, r));
+        if (ref.collection && result === "msvm_computersystem") {
+          return ref.collection.members.flatMap((n) => {
+            const vm = m.vmByName(n);
+            return vm ? [vmInstance(vm.node, vm)] : [];
+          });
+        }
         if (ref.collection && result === "msvm_virtualsystemsettingdata")
           return m.snapshots
             .filter((s) => s.collectionId === ref.collection?.id)
