@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { decodeChangeId, encodeChangeId, rctResetCode } from "../../../adapters/hyperv/rct.js";
-import { changedRanges, checkLimitId, RctFailure } from "../../../simulators/hyperv/rct.js";
+import type { RctFailure } from "../../../simulators/hyperv/rct.js";
+import { changedRanges, checkLimitId } from "../../../simulators/hyperv/rct.js";
 
 describe("RCT change ids and reset codes", () => {
   it("round-trips a reference point locator, names with '|' included", () => {
