@@ -3,12 +3,16 @@
  * interprets its syntax trees; the adapter's tests parse every script the adapter can send with it.
  */
 import { createRequire } from "node:module";
+import v8 from "node:v8";
 import { Language, Parser, type Node, type Tree } from "web-tree-sitter";
 
 let loading: Promise<Language> | undefined;
 
 function loadLanguage(): Promise<Language> {
   loading ??= (async () => {
+    // The grammar's WASM has a huge parse-table function: V8's background tier-up to TurboFan then
+    // burns ~20 s of CPU and holds process exit for over a minute. Liftoff code parses fast enough.
+    v8.setFlagsFromString("--liftoff-only");
     await Parser.init();
     const require = createRequire(import.meta.url);
     return Language.load(require.resolve("tree-sitter-powershell/tree-sitter-powershell.wasm"));

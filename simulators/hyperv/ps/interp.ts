@@ -69,18 +69,34 @@ export class Interpreter {
     return new PsScriptBlock(root, text);
   }
 
-  /** Runs one top-level line of `-Command -` input; uncaught errors go to stderr like the console host. */
+  /**
+   * Runs one top-level line of `-Command -` input like the console host: each statement's output is
+   * written as it completes; an error is written to stderr and the next statement still runs (unless
+   * $ErrorActionPreference is Stop).
+   */
   async runTopLevel(text: string): Promise<void> {
+    let block: PsScriptBlock;
     try {
-      const block = this.parseScriptBlock(text);
-      const out = await this.runBlock(block.body, this.global);
-      for (const item of out) if (item !== null) this.host.writeStdout(toStr(item) + "\n");
+      block = this.parseScriptBlock(text);
     } catch (err) {
-      const e = asPsError(err);
-      this.host.writeStderr(
-        `${e.message}\n    + CategoryInfo          : ${e.category}: (:) [], ${e.exceptionType.split(".").pop() ?? ""}\n    + FullyQualifiedErrorId : ${e.errorId}\n \n`,
-      );
+      this.#writeError(asPsError(err));
+      return;
     }
+    for (const statement of topLevelStatements(block.body)) {
+      try {
+        const out = await this.runBlock(statement, this.global, true);
+        for (const item of out) if (item !== null) this.host.writeStdout(toStr(item) + "\n");
+      } catch (err) {
+        this.#writeError(asPsError(err));
+        if (toStr(this.global.get("ErrorActionPreference") ?? "").toLowerCase() === "stop") return;
+      }
+    }
+  }
+
+  #writeError(e: PsError): void {
+    this.host.writeStderr(
+      `${e.message}\n    + CategoryInfo          : ${e.category}: (:) [], ${e.exceptionType.split(".").pop() ?? ""}\n    + FullyQualifiedErrorId : ${e.errorId}\n \n`,
+    );
   }
 
   /** Invokes a script block in `scope` and returns its output. */
@@ -89,9 +105,9 @@ export class Interpreter {
     return this.runBlock(block.body, scope);
   }
 
-  async runBlock(node: Node, scope: Scope): Promise<PsValue[]> {
+  async runBlock(node: Node, scope: Scope, single = false): Promise<PsValue[]> {
     try {
-      return await this.statements(node, scope);
+      return single ? await this.statement(node, scope) : await this.statements(node, scope);
     } catch (sig) {
       if (sig instanceof ReturnSignal) return sig.output;
       throw sig;
@@ -346,6 +362,15 @@ export class Interpreter {
         throw new PsError(`'${keyword ?? ""}' is not supported by this host.`);
     }
   }
+}
+
+function topLevelStatements(root: Node): Node[] {
+  const out: Node[] = [];
+  for (const child of root.namedChildren) {
+    if (child.type === "statement_list") out.push(...topLevelStatements(child));
+    else out.push(child);
+  }
+  return out;
 }
 
 export function variableName(node: Node): string {
