@@ -6,12 +6,15 @@
  */
 import { messageOf } from "../domain/errors.js";
 import type { ChangedAreas, SnapshotDisk } from "../domain/hypervisor.js";
-import type { Extent } from "../domain/ports.js";
+import type { DiskSource, Extent } from "../domain/ports.js";
 import type { PointDiskInput } from "../domain/repository-port.js";
 import type { DiskOutcome } from "./job-summary.js";
 import type { PlannedDisk } from "./plan.js";
 
-export type ReadSpec = Pick<PointDiskInput, "changed" | "unchangedFrom" | "fullReason">;
+export interface ReadSpec extends Pick<PointDiskInput, "changed" | "fullReason"> {
+  /** For a full read: the areas that may hold data (CBT "*"), when the adapter knows them. */
+  readonly allocated?: readonly Extent[];
+}
 
 function beyond(extents: readonly Extent[], capacity: number): Extent | undefined {
   return extents.find((e) => e.start < 0 || e.length < 0 || e.start + e.length > capacity);
@@ -23,11 +26,8 @@ export function readSpec(
   disk: SnapshotDisk,
   areas: ChangedAreas | { error: unknown },
 ): ReadSpec {
-  const full = (fullReason: string, extents?: readonly Extent[]): ReadSpec => ({
-    changed: extents ?? "all",
-    unchangedFrom: "zero",
-    fullReason,
-  });
+  const full = (fullReason: string, allocated?: readonly Extent[]): ReadSpec =>
+    allocated ? { changed: "all", fullReason, allocated } : { changed: "all", fullReason };
   if (disk.capacity !== planned.capacity) {
     return full(`disk resized from ${planned.capacity} to ${disk.capacity} bytes since the inventory`);
   }
@@ -43,19 +43,33 @@ export function readSpec(
   }
   if (areas.kind === "full") return full(planned.fullReason || areas.reason, areas.extents);
   if (planned.previous === undefined) return full(planned.fullReason || "no base point for an incremental");
-  return { changed: areas.extents, unchangedFrom: "parent", fullReason: "" };
+  return { changed: areas.extents, fullReason: "" };
 }
 
 export function bytesToRead(spec: ReadSpec, capacity: number): number {
-  if (spec.changed === "all") return capacity;
-  return spec.changed.reduce((n, e) => n + e.length, 0);
+  const areas = spec.changed === "all" ? spec.allocated : spec.changed;
+  return areas === undefined ? capacity : areas.reduce((n, e) => n + e.length, 0);
+}
+
+/**
+ * The snapshot's disk, answering `allocated()` with the adapter's allocated areas so a full read
+ * skips what was never written. Without them the source is returned as it is.
+ */
+export function withAllocated(source: DiskSource, allocated: readonly Extent[] | undefined): DiskSource {
+  if (allocated === undefined) return source;
+  return {
+    capacity: source.capacity,
+    read: (target, offset, signal) => source.read(target, offset, signal),
+    allocated: async () => allocated,
+    close: () => source.close(),
+  };
 }
 
 export function diskOutcome(key: string, capacity: number, spec: ReadSpec): DiskOutcome {
   return {
     key,
     capacity,
-    mode: spec.unchangedFrom === "parent" && spec.changed !== "all" ? "incremental" : "full",
+    mode: spec.changed === "all" ? "full" : "incremental",
     reason: spec.fullReason,
     bytesToRead: bytesToRead(spec, capacity),
   };

@@ -2,6 +2,8 @@ import { SnapvisorError } from "../domain/errors.js";
 
 /** Stable codes of the controller (config, schedules, jobs); the table is in docs/controller.md. */
 export type ControllerErrorCode =
+  /** A group or VM named on the command line does not exist (exit 2). */
+  | "USAGE"
   /** The config file does not match the schema; `details.issues` lists every problem. */
   | "CONFIG_INVALID"
   /** The config file cannot be read or is not well-formed YAML/JSON. */
@@ -10,6 +12,8 @@ export type ControllerErrorCode =
   | "SECRET_UNAVAILABLE"
   /** A schedule string does not follow the grammar, or its time zone is unknown. */
   | "SCHEDULE_INVALID"
+  /** A job history line (not the last) is not a valid record. */
+  | "HISTORY_INVALID"
   /** The consistency policy cannot be met (before or after the snapshot). */
   | "CONSISTENCY_NOT_MET"
   /** The job was aborted (SIGINT/SIGTERM) before this VM finished. */

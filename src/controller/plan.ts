@@ -4,6 +4,7 @@
  * backed up (and how) or why not, pulls shared disks out as objects of their host/cluster, and
  * reports VMs added to or removed from each group since the last run.
  */
+import { createHash } from "node:crypto";
 import { decideConsistency, type ConsistencyDecision } from "../domain/consistency.js";
 import type { PreviousDiskState, VmDisk, VmInfo } from "../domain/hypervisor.js";
 import type { LatestPoint } from "../domain/repository-port.js";
@@ -99,8 +100,14 @@ export interface PlanInput {
  */
 export const SHARED_DISK_KEY = "shared";
 
+/**
+ * Machine id of a shared disk: `shared:<owner>:<16 hex of SHA-256(owner, path)>`. Repository ids
+ * allow only `A-Z a-z 0-9 . _ : @ + -`, and Windows paths hold backslashes and spaces, so the path
+ * is hashed (case-folded: NTFS paths are case-insensitive); the name keeps it readable.
+ */
 export function sharedDiskId(owner: string, path: string): string {
-  return `shared:${owner}:${path}`;
+  const digest = createHash("sha256").update(`${owner}\n${path.toLowerCase()}`).digest("hex").slice(0, 16);
+  return `shared:${owner.replace(/[^A-Za-z0-9._@+-]/g, "_").slice(0, 64)}:${digest}`;
 }
 
 /** The previous state of a disk, or why it must be read in full. */

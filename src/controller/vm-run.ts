@@ -6,7 +6,7 @@ import { isSnapvisorError } from "../domain/errors.js";
 import type { BackupSnapshot, ChangedAreas, HypervisorSession, VmInfo } from "../domain/hypervisor.js";
 import type { ConsistencyRecord, DiskSource, Logger } from "../domain/ports.js";
 import type { PointDiskInput, PointSummary } from "../domain/repository-port.js";
-import { diskOutcome, readSpec } from "./disk-inputs.js";
+import { diskOutcome, readSpec, withAllocated } from "./disk-inputs.js";
 import { ControllerError } from "./errors.js";
 import type { DiskOutcome, ObjectOutcome } from "./job-summary.js";
 import { SHARED_DISK_KEY, type PlannedDisk, type PlannedVm } from "./plan.js";
@@ -80,7 +80,14 @@ export class VmRun {
     const source = await this.session.openDisk(this.vm, snapshot, planned.key, signal);
     this.opened.push(source);
     this.disks.push(diskOutcome(storeKey, snapDisk.capacity, spec));
-    return { key: storeKey, capacity: snapDisk.capacity, source, changeId: snapDisk.changeId, ...spec };
+    return {
+      key: storeKey,
+      capacity: snapDisk.capacity,
+      source: withAllocated(source, spec.allocated),
+      changed: spec.changed,
+      changeId: snapDisk.changeId,
+      fullReason: spec.fullReason,
+    };
   }
 }
 

@@ -35,6 +35,8 @@ export type DiskErrorCode =
   | "VHDX_LOG_REPLAY_REQUIRED"
   /** The parent of a differencing VHDX cannot be found, or its DataWriteGuid does not match. */
   | "VHDX_PARENT_INVALID"
+  /** VHD (v1) footer, dynamic header, BAT or parent chain invalid. */
+  | "VHD_INVALID"
   /** Invalid options given to a writer (sizes, block sizes, sector sizes). */
   | "DISK_WRITE_INVALID";
 

@@ -13,6 +13,13 @@ export interface OpenImageOptions {
   readonly openFile?: OpenFile;
   /** Longest parent chain followed (differencing VHDX); guards against cycles. Default 64. */
   readonly maxChainDepth?: number;
+  /**
+   * Maps a parent named by an absolute path inside the image (an ESXi `parentFileNameHint` such as
+   * `/vmfs/volumes/ds1/base/base.vmdk`, a VHDX `absolute_win32_path`) to a path `openFile` can open,
+   * or `undefined` to use the file of that name beside the child. Only parents go through it: extent
+   * names must stay beside their descriptor.
+   */
+  readonly mapParentPath?: (absolutePath: string, childPath: string) => string | undefined;
 }
 
 export function fileOpener(options: OpenImageOptions): OpenFile {

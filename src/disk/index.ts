@@ -5,7 +5,9 @@
 export type { DiskErrorCode, DiskError } from "./errors.js";
 export { openFileSource, RandomAccessFile } from "./file-source.js";
 export type { OpenImageOptions, OpenFile } from "./image-options.js";
-export { openDiskImage, detectImageFormat, type ImageFormat } from "./open-image.js";
+export { openDiskImage, openDiskImageSource, detectImageFormat, type ImageFormat } from "./open-image.js";
+export { openVhdSource } from "./vhd/open.js";
+export { VhdDisk } from "./vhd/reader.js";
 export { RawDisk } from "./raw.js";
 export { exportDisk, type ExportFormat, type ExportOptions, type ExportResult } from "./export.js";
 export { openVhdx, openVhdxSource } from "./vhdx/open.js";
@@ -15,6 +17,8 @@ export {
   createDifferencingVhdx,
   openVhdxForWrite,
   mergeDifferencingVhdx,
+  describeVhdx,
+  type VhdxInfo,
   type MergeResult,
   VhdxWriter,
   type CreateVhdxOptions,

@@ -1,7 +1,8 @@
 /**
  * `openDiskImage(path)`: detects the format from the file's signature and opens it as a DiskSource.
- * `vhdxfile` -> VHDX, `KDMV` -> sparse VMDK, a `# Disk DescriptorFile` text -> VMDK descriptor, and
- * anything else -> raw. Formats we recognise but do not read (VHD, qcow2, VHD Sets) are refused.
+ * `vhdxfile` -> VHDX, `KDMV` -> sparse VMDK, a `# Disk DescriptorFile` text -> VMDK descriptor,
+ * `conectix` at the start or in the last sector -> VHD, anything else -> raw. Formats we recognise
+ * but do not read (qcow2, VHD Sets, bare ESXi delta extents) are refused.
  */
 import type { ByteSource, DiskSource } from "../domain/ports.js";
 import { ascii, u32 } from "./bytes.js";
@@ -12,11 +13,19 @@ import { openVhdxSource } from "./vhdx/open.js";
 import { looksLikeDescriptor } from "./vmdk/descriptor.js";
 import { openVmdkSource } from "./vmdk/open.js";
 import { isSparseMagic } from "./vmdk/sparse-header.js";
+import { isVhdFooter } from "./vhd/format.js";
+import { openVhdSource } from "./vhd/open.js";
 
-export type ImageFormat = "vhdx" | "vmdk" | "raw";
+export type ImageFormat = "vhdx" | "vmdk" | "vhd" | "raw";
 
-/** Format of an image from its first bytes (at least 4 KiB when the file has them). */
-export function detectImageFormat(head: Uint8Array): ImageFormat | { readonly unsupported: string } {
+/**
+ * Format of an image from its first bytes (at least 4 KiB when the file has them) and its last 512
+ * bytes (where a fixed VHD keeps its only footer).
+ */
+export function detectImageFormat(
+  head: Uint8Array,
+  tail?: Uint8Array,
+): ImageFormat | { readonly unsupported: string } {
   if (ascii(head, 0, 8) === "vhdxfile") return "vhdx";
   if (isSparseMagic(head)) return "vmdk";
   if (looksLikeDescriptor(head)) return "vmdk";
@@ -26,7 +35,7 @@ export function detectImageFormat(head: Uint8Array): ImageFormat | { readonly un
     return { unsupported: "an ESXi SEsparse delta extent (-sesparse.vmdk); open its descriptor" };
   }
   if (ascii(head, 0, 4) === "QFI\xfb") return { unsupported: "a qcow2 image" };
-  if (ascii(head, 0, 8) === "conectix") return { unsupported: "a VHD (v1) image" };
+  if (ascii(head, 0, 8) === "conectix" || (tail !== undefined && isVhdFooter(tail))) return "vhd";
   if (ascii(head, 0, 8) === "vhdxset\0" || ascii(head, 0, 8) === "vhdset\0\0")
     return { unsupported: "a VHD Set (.vhds)" };
   return "raw";
@@ -38,9 +47,21 @@ export async function openDiskImage(
   options: OpenImageOptions = {},
 ): Promise<DiskSource & { readonly format: ImageFormat }> {
   const source = await fileOpener(options)(path, options.signal);
+  return openDiskImageSource(source, path, options);
+}
+
+/** Detects the format of an open source and opens it; the disk owns `source`. */
+export async function openDiskImageSource(
+  source: ByteSource,
+  path: string,
+  options: OpenImageOptions = {},
+  depth = 0,
+): Promise<DiskSource & { readonly format: ImageFormat }> {
   let format: ReturnType<typeof detectImageFormat>;
   try {
-    format = detectImageFormat(await source.read(0, 4096, options.signal));
+    const head = await source.read(0, 4096, options.signal);
+    const tail = source.size >= 1024 ? await source.read(source.size - 512, 512, options.signal) : undefined;
+    format = detectImageFormat(head, tail);
   } catch (err) {
     await source.close();
     throw err;
@@ -53,7 +74,7 @@ export async function openDiskImage(
       { path },
     );
   }
-  return withFormat(await openAs(format, source, path, options), format);
+  return withFormat(await openAs(format, source, path, options, depth), format);
 }
 
 async function openAs(
@@ -61,12 +82,15 @@ async function openAs(
   source: ByteSource,
   path: string,
   options: OpenImageOptions,
+  depth: number,
 ): Promise<DiskSource> {
   switch (format) {
     case "vhdx":
-      return openVhdxSource(source, path, options);
+      return openVhdxSource(source, path, options, depth);
     case "vmdk":
-      return openVmdkSource(source, path, options);
+      return openVmdkSource(source, path, options, depth);
+    case "vhd":
+      return openVhdSource(source, path, options, depth);
     case "raw":
       return new RawDisk(source, path);
   }

@@ -17,15 +17,16 @@ export interface MachineRef {
 export interface PointDiskInput {
   readonly key: string;
   readonly capacity: number;
-  /** The disk at snapshot time; the repository reads only `changed` from it. */
-  readonly source: DiskSource;
-  /** Areas to read from `source`; "all" reads the whole disk. Extents may over-report. */
-  readonly changed: readonly Extent[] | "all";
   /**
-   * Where the areas outside `changed` come from: the parent point's same disk (an incremental), or
-   * zeros (a full read limited to the allocated areas). Ignored when `changed` is "all".
+   * The disk at snapshot time. For a full read the repository reads the areas `source.allocated()`
+   * names (all of the disk without it) and stores zeros elsewhere.
    */
-  readonly unchangedFrom: "parent" | "zero";
+  readonly source: DiskSource;
+  /**
+   * Areas changed since the parent point's same disk (an incremental: everything else comes from
+   * the parent), or "all" for a full read. Extents may over-report, never under-report.
+   */
+  readonly changed: readonly Extent[] | "all";
   /** CBT changeId / RCT id at the snapshot, the base of the next incremental. */
   readonly changeId: string | undefined;
   /** Why this disk was read in full ("" for an incremental), recorded on the point. */
@@ -47,7 +48,7 @@ export interface WritePointRequest {
   readonly disks: readonly PointDiskInput[];
   readonly references?: readonly PointDiskReference[];
   readonly consistency: ConsistencyRecord;
-  /** Point id the `unchangedFrom: "parent"` disks are based on. */
+  /** Point id the incremental disks are based on. */
   readonly parent?: string;
   readonly signal?: AbortSignal;
   /** Called as bytes are read from the sources, for progress output. */

@@ -19,8 +19,11 @@ export function repositoryMachineId(id: string): string {
   return `x-${createHash("sha256").update(id, "utf8").digest("hex").slice(0, 32)}`;
 }
 
-/** The repository behind the controller's RepositoryWriter port. */
-export function repositoryWriter(repo: Repository): RepositoryWriter {
+/**
+ * The repository behind the controller's RepositoryWriter port. A disk stored as another machine's
+ * point (a shared VHDX) is listed in the manifest's `references`; the job id is tag `job`.
+ */
+export function repositoryWriter(repo: Repository, options: { now?: () => Date } = {}): RepositoryWriter {
   return {
     async writePoint(request: WritePointRequest): Promise<PointSummary> {
       const machineId = repositoryMachineId(request.machine.id);
@@ -32,22 +35,28 @@ export function repositoryWriter(repo: Repository): RepositoryWriter {
           capacity: d.capacity,
           source: d.source,
           changed: d.changed,
-          unchangedFrom: d.unchangedFrom,
           changeId: d.changeId ?? null,
           ...(d.fullReason ? { fullReason: d.fullReason } : {}),
         })),
         parent: request.parent ?? null,
         consistency: request.consistency,
         snapshotAt: request.takenAt,
-        tags: { jobId: request.jobId, machineKey: request.machine.id, machineKind: request.machine.kind },
+        tags: {
+          job: request.jobId,
+          kind: request.machine.kind,
+          ...(machineId === request.machine.id ? {} : { machineKey: request.machine.id }),
+        },
         references: (request.references ?? []).map((r) => ({
           ...r,
           machineId: repositoryMachineId(r.machineId),
         })),
         ...(request.signal ? { signal: request.signal } : {}),
+        ...(options.now ? { now: options.now } : {}),
         onProgress: ({ disk, bytesDone }) => {
+          // The engine reports a running total per disk; the port wants increments.
+          const delta = bytesDone - (done.get(disk) ?? 0);
           done.set(disk, bytesDone);
-          request.onProgress?.([...done.values()].reduce((a, b) => a + b, 0));
+          if (delta > 0) request.onProgress?.(delta);
         },
       });
       return {

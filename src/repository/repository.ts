@@ -122,6 +122,15 @@ export class Repository {
     return this.config.chunkSize;
   }
 
+  /**
+   * Chunks to keep in flight for `purpose`: enough to hide I/O latency behind the CPU work, bounded
+   * in bytes so memory does not grow with the chunk size (writes ~24 MiB, reads ~32 MiB).
+   */
+  inFlight(purpose: "write" | "read"): number {
+    const budget = (purpose === "write" ? 24 : 32) * 1024 * 1024;
+    return Math.min(16, Math.max(4, Math.floor(budget / this.chunkSize)));
+  }
+
   /** SHA-256 of the plaintext, or HMAC-SHA256 under the id key so ids leak no plaintext hashes. */
   chunkId(data: Uint8Array): Buffer {
     return this.#idKey

@@ -37,7 +37,8 @@ export async function missingChunks(
   return missing.sort();
 }
 
-async function loadChecked(repo: Repository, ref: PointRef, diskKey: string, signal?: AbortSignal) {
+/** The index of a disk of a point, refused (POINT_ORPHANED) when chunks are missing. */
+export async function loadChecked(repo: Repository, ref: PointRef, diskKey: string, signal?: AbortSignal) {
   const manifest = await repo.readManifest(ref);
   const index = await repo.readIndex(manifest, diskKey);
   const missing = await missingChunks(repo, index, signal);
@@ -84,7 +85,7 @@ export async function restoreToFile(
         options.onProgress?.({ bytesDone: done, bytesTotal: total });
       }
     };
-    await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+    await Promise.all(Array.from({ length: options.concurrency ?? repo.inFlight("read") }, worker));
     await fh.sync();
     return { capacity: index.capacity, chunksRestored: restored, zeroChunks: index.count - slots.length };
   } finally {
@@ -104,7 +105,7 @@ export async function restoreToStream(
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
   const index = await loadChecked(repo, ref, diskKey, options.signal);
-  const ahead = options.concurrency ?? 8;
+  const ahead = options.concurrency ?? repo.inFlight("read");
   const fetches = new Map<number, Promise<Buffer>>();
   const start = (slot: number): void => {
     if (slot < index.count && !index.isZero(slot))

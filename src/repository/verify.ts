@@ -98,7 +98,7 @@ export async function verifyRepository(
       options.onProgress?.({ chunksDone: done, chunksTotal: ids.length });
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
+  await Promise.all(Array.from({ length: options.concurrency ?? repo.inFlight("read") }, worker));
 
   return {
     pointsChecked: selected.length,

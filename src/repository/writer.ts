@@ -189,14 +189,14 @@ async function writeDisk(
     slots = slots.filter((s) => s < index.count);
   }
 
-  // Ids the parent already references need no store lookup; nor do ids this write stored.
-  const known = new DigestSet(parentIndex?.count ?? 1024);
-  if (parentIndex) known.addAll(parentIndex.ids);
+  // Ids this write stored need no second look. Ids the parent references are still looked up
+  // (and touched): the parent's copy may have been quarantined by verify or never replicated.
+  const known = new DigestSet(1024);
   const stats: SlotStats = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksRead: 0, chunksNew: 0 };
   const bytesTotal = slots.reduce((n, s) => n + index.slotLength(s), 0);
   const pending = new Map<string, Promise<void>>();
 
-  await runPool(slots, options.concurrency ?? 6, cs, async (slot, buffer) => {
+  await runPool(slots, options.concurrency ?? repo.inFlight("write"), cs, async (slot, buffer) => {
     options.signal?.throwIfAborted();
     const length = index.slotLength(slot);
     const view = buffer.subarray(0, length);

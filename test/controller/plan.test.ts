@@ -223,3 +223,13 @@ describe("planBackup() shared disks", () => {
     assert.equal(p.sharedDisks[0]?.previous?.changeId, "rct:7");
   });
 });
+
+describe("sharedDiskId()", () => {
+  it("is a valid repository id for any path, the same for the path in another case, distinct per owner", () => {
+    const a = sharedDiskId("c1", "C:\\ClusterStorage\\Volume 1\\Quorum.VHDX");
+    assert.match(a, /^shared:c1:[0-9a-f]{16}$/);
+    assert.equal(sharedDiskId("c1", "c:\\clusterstorage\\volume 1\\quorum.vhdx"), a);
+    assert.notEqual(sharedDiskId("c2", "C:\\ClusterStorage\\Volume 1\\Quorum.VHDX"), a);
+    assert.match(sharedDiskId("hv host/1", "x"), /^shared:hv_host_1:[0-9a-f]{16}$/);
+  });
+});

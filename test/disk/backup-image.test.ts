@@ -62,4 +62,54 @@ describe("snapvisor backup image on VHDX and VMDK files", { skip: qemuMissing },
       assert.ok((await readFile(out)).equals(await qemuRaw(dir, image, format)));
     });
   }
+
+  it("exports a recovery point to VMDK and VHDX files that qemu-img checks and reads as the restored bytes", async () => {
+    const size = 12 * MiB + 1536;
+    const image = join(dir, "export-src.vhdx");
+    await qemuImg("create", "-f", "vhdx", "-o", "block_size=1M", image, String(size));
+    await qemuIo("vhdx", image, "write -P 0x61 4096 1M", `write -P 0x62 ${size - 1536} 1536`);
+    const repo = join(dir, "repo-export");
+    assert.equal((await cli(["repo", "init", repo, "--chunk-size", "1M"])).code, 0);
+    const backup = await cli(["backup", "image", image, "--repo", repo, "--machine", "m-export", "--json"]);
+    assert.equal(backup.code, 0, backup.err);
+    const { pointId } = JSON.parse(backup.out) as { pointId: string };
+    const restored = join(dir, "export-restored.img");
+    assert.equal((await cli(["restore", pointId, "--repo", repo, "--out", restored])).code, 0);
+    const expected = await readFile(restored);
+    for (const [format, qemuFormat] of [
+      ["vmdk", "vmdk"],
+      ["vmdk-sparse", "vmdk"],
+      ["vhdx", "vhdx"],
+      ["raw", "raw"],
+    ] as const) {
+      const out = join(dir, `exported.${format}`);
+      const result = await cli([
+        "export",
+        pointId,
+        "--repo",
+        repo,
+        "--format",
+        format,
+        "--out",
+        out,
+        "--json",
+      ]);
+      assert.equal(result.code, 0, result.err);
+      assert.ok((JSON.parse(result.out) as { dataBytes: number }).dataBytes <= 2 * MiB, result.out);
+      if (qemuFormat !== "raw") await qemuImg("check", "-f", qemuFormat, out);
+      assert.ok((await qemuRaw(dir, out, qemuFormat)).equals(expected), `${format} export differs`);
+    }
+    const bad = await cli([
+      "export",
+      pointId,
+      "--repo",
+      repo,
+      "--format",
+      "qcow2",
+      "--out",
+      join(dir, "x.qcow2"),
+    ]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /--format must be one of/);
+  });
 });

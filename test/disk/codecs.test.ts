@@ -16,6 +16,7 @@ import { parseDescriptor, formatDescriptor } from "../../src/disk/vmdk/descripto
 import { decodeSparseHeader, encodeSparseHeader } from "../../src/disk/vmdk/sparse-header.js";
 import { detectImageFormat } from "../../src/disk/open-image.js";
 import { resolveSibling } from "../../src/disk/vmdk/open.js";
+import { readRanges } from "../../src/disk/read-ranges.js";
 
 const MiB = 1024 * 1024;
 
@@ -226,8 +227,36 @@ describe("disk codecs", () => {
     assert.equal(of("# Disk DescriptorFile\n"), "vmdk");
     assert.equal(of("\0\0\0\0garbage"), "raw");
     assert.match((of("QFI\xfb") as { unsupported: string }).unsupported, /qcow2/);
-    assert.match((of("conectix") as { unsupported: string }).unsupported, /VHD/);
+    assert.equal(of("conectix"), "vhd");
     assert.match((of("COWD") as { unsupported: string }).unsupported, /delta/);
     assert.match((of("vhdxset\0") as { unsupported: string }).unsupported, /VHD Set/);
+  });
+});
+
+describe("readRanges()", () => {
+  it("fetches nearby ranges in one read and far ones apart, returning each range's bytes", async () => {
+    const data = Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => i & 0xff));
+    const calls: [number, number][] = [];
+    const source = {
+      size: data.length,
+      read: async (offset: number, length: number) => {
+        calls.push([offset, length]);
+        return data.subarray(offset, offset + length);
+      },
+      close: async () => {},
+    };
+    const ranges = [
+      { offset: 1000, length: 10 },
+      { offset: 0, length: 16 },
+      { offset: 900_000, length: 4 },
+      { offset: 2000, length: 100 },
+    ];
+    const got = await readRanges(source, ranges, { maxGap: 4096 });
+    assert.deepEqual(calls, [
+      [0, 2100],
+      [900_000, 4],
+    ]);
+    for (const r of ranges)
+      assert.ok(Buffer.from(got.get(r.offset) ?? []).equals(data.subarray(r.offset, r.offset + r.length)));
   });
 });

@@ -1,5 +1,6 @@
 /** An in-memory DiskSource for tests, with an allocation map given by the test. */
 import type { DiskSource, Extent } from "../../src/domain/ports.js";
+import { diskError } from "../../src/disk/errors.js";
 
 export class MemoryDisk implements DiskSource {
   readonly capacity: number;
@@ -14,6 +15,13 @@ export class MemoryDisk implements DiskSource {
   }
 
   async read(target: Uint8Array, offset: number): Promise<number> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.capacity) {
+      throw diskError(
+        "DISK_OUT_OF_RANGE",
+        `Read at ${offset} outside the ${this.capacity}-byte memory disk`,
+        { offset },
+      );
+    }
     this.reads++;
     const n = Math.max(0, Math.min(target.length, this.capacity - offset));
     target.set(this.bytes.subarray(offset, offset + n));

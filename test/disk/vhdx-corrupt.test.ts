@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { copyFile, open, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { isSnapvisorError } from "../../src/domain/errors.js";
-import { putGuid, putU32 } from "../../src/disk/bytes.js";
+import { putGuid, putU32, putU64 } from "../../src/disk/bytes.js";
 import { crc32c } from "../../src/disk/crc32c.js";
 import { createVhdx } from "../../src/disk/vhdx/api.js";
 import { openVhdx } from "../../src/disk/vhdx/open.js";
@@ -111,6 +111,30 @@ describe("VHDX reader on damaged files", () => {
       );
     }
     await assert.rejects(openVhdx(file), rejectsWith("VHDX_REGION_INVALID"));
+  });
+
+  it("refuses a metadata region too large to be real instead of allocating it", async () => {
+    const file = await copy();
+    await truncate(file, 200 * MiB); // sparse: the region fits in the file
+    for (const at of [192 * KiB, 256 * KiB]) {
+      await patch(
+        file,
+        at,
+        (b) => {
+          // The metadata region is the second entry written by our writer (BAT first): move it
+          // past the BAT and make it 128 MiB long.
+          putU64(b, 16 + 32 + 16, 64 * MiB);
+          putU32(b, 16 + 32 + 24, 128 * MiB);
+          reseal(b);
+        },
+        64 * KiB,
+      );
+    }
+    await assert.rejects(
+      openVhdx(file),
+      (err) =>
+        rejectsWith("VHDX_REGION_INVALID")(err) && /128 MiB|134217728-byte metadata region/.test(String(err)),
+    );
   });
 
   it("refuses garbage metadata", async () => {

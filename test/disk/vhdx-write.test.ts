@@ -6,11 +6,13 @@ import { isSnapvisorError } from "../../src/domain/errors.js";
 import {
   createDifferencingVhdx,
   createVhdx,
+  describeVhdx,
   mergeDifferencingVhdx,
   openVhdxForWrite,
 } from "../../src/disk/vhdx/api.js";
 import { stat } from "node:fs/promises";
 import { openVhdx } from "../../src/disk/vhdx/open.js";
+import { openFileSource } from "../../src/disk/file-source.js";
 import { PAYLOAD_FULLY_PRESENT, PAYLOAD_PARTIALLY_PRESENT } from "../../src/disk/vhdx/format.js";
 import { qemuImg, qemuIo, qemuMissing, qemuRaw, readWhole, tempDir, zeroOutside } from "./qemu.js";
 import { writeBoth } from "./patterns.js";
@@ -84,6 +86,7 @@ describe("VHDX writer", { skip: qemuMissing }, () => {
     await writer.close();
     await qemuImg("check", "-f", "vhdx", file);
     assert.ok((await qemuRaw(dir, file, "vhdx")).equals(model));
+    assert.equal((await describeVhdx(file)).vhdType, "Fixed");
   });
 
   it("reads a differencing VHDX through its qemu-made parent, sector bitmaps picking child or parent", async () => {
@@ -139,6 +142,12 @@ describe("VHDX writer", { skip: qemuMissing }, () => {
     await writeBoth(model, grandchild, [[2 * MiB - 1, 2, 24]]);
     await grandchild.close();
 
+    const info = await describeVhdx(grandchildFile);
+    assert.deepEqual(
+      [info.vhdType, info.size, info.parentPath, info.logicalSectorSize, info.blockSize],
+      ["Differencing", 4 * MiB, childFile, 4096, MiB],
+    );
+    assert.equal((await describeVhdx(parentFile)).vhdType, "Dynamic");
     const disk = await openVhdx(grandchildFile);
     try {
       assert.ok((await readWhole(disk)).equals(model));
@@ -173,6 +182,40 @@ describe("VHDX writer", { skip: qemuMissing }, () => {
     await assert.rejects(stat(childFile), { code: "ENOENT" });
     await qemuImg("check", "-f", "vhdx", parentFile);
     assert.ok((await qemuRaw(dir, parentFile, "vhdx")).equals(model), "the merged parent differs");
+  });
+
+  it("maps a differencing VHDX reading only the sector bits of its partial blocks, not whole bitmaps", async () => {
+    const parentFile = join(dir, "map-base.vhdx");
+    await (await createVhdx(parentFile, { virtualSize: 8 * MiB, blockSize: MiB })).close();
+    const childFile = join(dir, "map-child.avhdx");
+    const child = await createDifferencingVhdx(childFile, parentFile);
+    await child.write(new Uint8Array(512).fill(1), 3 * 512);
+    await child.write(new Uint8Array(512).fill(2), 5 * MiB + 512);
+    await child.close();
+    let bytesRead = 0;
+    const disk = await openVhdx(childFile, {
+      openFile: async (path) => {
+        const source = await openFileSource(path);
+        return {
+          size: source.size,
+          read: async (offset, length, signal) => {
+            if (path === childFile) bytesRead += length;
+            return source.read(offset, length, signal);
+          },
+          close: () => source.close(),
+        };
+      },
+    });
+    try {
+      bytesRead = 0;
+      assert.deepEqual(await disk.allocated(), [
+        { start: 3 * 512, length: 512 },
+        { start: 5 * MiB + 512, length: 512 },
+      ]);
+      assert.ok(bytesRead <= 64 * 1024, `${bytesRead} bytes of the child read to map it`);
+    } finally {
+      await disk.close();
+    }
   });
 
   it("refuses a differencing VHDX whose parent was written after the child was made", async () => {

@@ -50,8 +50,16 @@ describe("VMDK reader on hostile and damaged files", () => {
     ["an unknown extent type", `RW 2048 TAPE "ok-flat.vmdk"`, "VMDK_DESCRIPTOR_INVALID"],
     ["a garbled line", `RW lots VMFS "ok-flat.vmdk"`, "VMDK_DESCRIPTOR_INVALID"],
     ["a size above 2^53 bytes", `RW 99999999999999999999 VMFS "ok-flat.vmdk"`, "VMDK_DESCRIPTOR_INVALID"],
-    ["a VMFSSPARSE delta", `RW 2048 VMFSSPARSE "disk-delta.vmdk"`, "VMDK_DELTA_UNSUPPORTED"],
-    ["a SESPARSE delta", `RW 2048 SESPARSE "disk-sesparse.vmdk"`, "VMDK_DELTA_UNSUPPORTED"],
+    [
+      "a VMFSSPARSE extent that is not a COWD file",
+      `RW 2048 VMFSSPARSE "ok-flat.vmdk"`,
+      "VMDK_SPARSE_INVALID",
+    ],
+    [
+      "a SESPARSE extent that is not an SEsparse file",
+      `RW 2048 SESPARSE "ok-flat.vmdk"`,
+      "VMDK_SPARSE_INVALID",
+    ],
     ["a raw device mapping", `RW 2048 VMFSRDM "disk-rdm.vmdk"`, "DISK_FORMAT_UNSUPPORTED"],
   ];
   for (const [what, line, code] of hostile) {
@@ -61,6 +69,18 @@ describe("VMDK reader on hostile and damaged files", () => {
       await assert.rejects(openDiskImage(file), rejectsWith(code));
     });
   }
+
+  it("refuses a vSAN delta (its data is not in files)", async () => {
+    const file = join(dir, "vsan.vmdk");
+    await writeFile(
+      file,
+      descriptor(`RW 2048 VMFSSPARSE "vsan-delta.vmdk"`).replace(
+        'createType="vmfs"',
+        'createType="vsanSparse"',
+      ),
+    );
+    await assert.rejects(openDiskImage(file), (e) => isSnapvisorError(e, "VMDK_DELTA_UNSUPPORTED"));
+  });
 
   it("refuses binary garbage after a descriptor header", async () => {
     const file = join(dir, "garbage.vmdk");
@@ -78,6 +98,15 @@ describe("VMDK reader on hostile and damaged files", () => {
       descriptor(`RW 2048 VMFS "ok-flat.vmdk"`).replace("parentCID=ffffffff", "parentCID=0badcafe"),
     );
     await assert.rejects(openDiskImage(file), rejectsWith("VMDK_DELTA_UNSUPPORTED"));
+  });
+
+  it("refuses a descriptor that names itself as its parent (a cycle) instead of recursing forever", async () => {
+    const file = join(dir, "self.vmdk");
+    await writeFile(
+      file,
+      `# Disk DescriptorFile\nversion=1\nCID=0badf00d\nparentCID=0badf00d\nparentFileNameHint="self.vmdk"\ncreateType="twoGbMaxExtentSparse"\nRW 4096 SPARSE "sparse.vmdk"\n`,
+    );
+    await assert.rejects(openDiskImage(file, { maxChainDepth: 8 }), rejectsWith("VMDK_DESCRIPTOR_INVALID"));
   });
 
   it("reads a valid descriptor with a ZERO extent and a flat extent", async () => {

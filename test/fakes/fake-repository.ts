@@ -46,7 +46,7 @@ export class FakeRepository implements RepositoryWriter {
     let bytesRead = 0;
     for (const d of request.disks) {
       let data = new Uint8Array(d.capacity);
-      if (d.changed !== "all" && d.unchangedFrom === "parent") {
+      if (d.changed !== "all") {
         const base = parent?.disks.get(d.key);
         if (!base || base.capacity !== d.capacity) {
           throw new SnapvisorError(
@@ -56,7 +56,10 @@ export class FakeRepository implements RepositoryWriter {
         }
         data = base.data.slice();
       }
-      const areas = d.changed === "all" ? [{ start: 0, length: d.capacity }] : d.changed;
+      // A full read reads what the source says may hold data (all of it without `allocated`).
+      const allocated =
+        d.changed === "all" && d.source.allocated ? await d.source.allocated(request.signal) : undefined;
+      const areas = d.changed !== "all" ? d.changed : (allocated ?? [{ start: 0, length: d.capacity }]);
       for (const area of areas) {
         for (let off = area.start; off < area.start + area.length; off += PIECE) {
           request.signal?.throwIfAborted();

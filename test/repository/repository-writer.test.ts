@@ -59,7 +59,7 @@ describe("repositoryWriter()", () => {
     assert.equal(second.kind, "incremental");
     assert.equal(second.disks[0]!.read, "incremental");
     assert.equal(second.disks[0]!.stats.chunksRead, 1, "one 64 KiB chunk changed");
-    assert.equal(second.tags["jobId"], "job-2");
+    assert.equal(second.tags["job"], "job-2");
     assert.ok(second.disks[0]!.changeId?.startsWith("uuid-a/"));
     await withTempDir(async (dir) => {
       for (const [p, expect] of [

@@ -4,7 +4,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MemoryStorage } from "../../src/repository/memory-storage.js";
 import { Repository } from "../../src/repository/repository.js";
-import { restoreToFile } from "../../src/repository/restore.js";
+import { restoreToFile, restoreToStream } from "../../src/repository/restore.js";
+import { PassThrough } from "node:stream";
 import { writePoint } from "../../src/repository/writer.js";
 import { bufferSource, consistency, machine, seededBytes, withTempDir } from "./helpers.js";
 
@@ -102,5 +103,43 @@ describe("writePoint()", () => {
     assert.equal(manifest.disks[0]!.read, "full");
     assert.equal(manifest.disks[0]!.fullReason, `disk resized from ${CS * 8} to ${CS * 9} bytes`);
     assert.equal(manifest.disks[0]!.stats.chunksNew, 1, "unchanged slots dedup against the store");
+  });
+
+  it("re-stores a chunk the parent references when the store lost it (quarantined by verify)", async () => {
+    const storage = new MemoryStorage();
+    const repo = await Repository.init(storage, { chunkSize: CS });
+    const v1 = seededBytes(CS * 4, 5);
+    await writePoint(repo, {
+      machine,
+      disks: [{ key: "d", capacity: v1.length, source: bufferSource(v1), changed: "all" }],
+      consistency,
+    });
+    const slot1 = repo.chunkId(v1.subarray(CS, CS * 2)).toString("hex");
+    await storage.delete(`chunks/${slot1.slice(0, 4)}/${slot1}`);
+    const { manifest } = await writePoint(repo, {
+      machine,
+      disks: [
+        { key: "d", capacity: v1.length, source: bufferSource(v1), changed: [{ start: CS, length: 1 }] },
+      ],
+      consistency,
+    });
+    assert.equal(manifest.disks[0]!.stats.chunksNew, 1);
+    assert.ok(await storage.stat(`chunks/${slot1.slice(0, 4)}/${slot1}`));
+  });
+
+  it("restores to a stream in order, zeros written out", async () => {
+    const repo = await Repository.init(new MemoryStorage(), { chunkSize: CS });
+    const data = disk(CS * 9 + 100);
+    const { ref } = await writePoint(repo, {
+      machine,
+      disks: [{ key: "d", capacity: data.length, source: bufferSource(data), changed: "all" }],
+      consistency,
+    });
+    const chunks: Buffer[] = [];
+    const out = new PassThrough();
+    out.on("data", (c: Buffer) => chunks.push(c));
+    const result = await restoreToStream(repo, ref, "d", out, { concurrency: 3 });
+    assert.equal(result.zeroChunks, 3);
+    assert.ok(Buffer.concat(chunks).equals(data));
   });
 });

@@ -165,3 +165,44 @@ export async function mergeDifferencingVhdx(
   await unlink(childPath);
   return { parentPath, bytesMerged };
 }
+
+/** What `Get-VHD` reports about a VHDX file, as the Hyper-V simulator answers it. */
+export interface VhdxInfo {
+  readonly path: string;
+  readonly vhdFormat: "VHDX";
+  readonly vhdType: "Fixed" | "Dynamic" | "Differencing";
+  /** Virtual size in bytes. */
+  readonly size: number;
+  /** Bytes the file occupies (its length). */
+  readonly fileSize: number;
+  readonly blockSize: number;
+  readonly logicalSectorSize: number;
+  readonly physicalSectorSize: number;
+  /** The parent as found through the locator (differencing disks only). */
+  readonly parentPath: string | null;
+  /** Page 83 identity (`DiskIdentifier` in Get-VHD). */
+  readonly diskIdentifier: string;
+}
+
+/** Reads the facts `Get-VHD` shows of a VHDX (and checks its parent chain opens). */
+export async function describeVhdx(path: string, options: OpenImageOptions = {}): Promise<VhdxInfo> {
+  const disk = await openVhdx(path, options);
+  try {
+    const { metadata, fileSize } = disk.layout;
+    const parent = disk.parent instanceof VhdxDisk ? disk.parent.layout.path : null;
+    return {
+      path,
+      vhdFormat: "VHDX",
+      vhdType: metadata.hasParent ? "Differencing" : metadata.leaveBlocksAllocated ? "Fixed" : "Dynamic",
+      size: metadata.virtualDiskSize,
+      fileSize,
+      blockSize: metadata.blockSize,
+      logicalSectorSize: metadata.logicalSectorSize,
+      physicalSectorSize: metadata.physicalSectorSize,
+      parentPath: parent,
+      diskIdentifier: metadata.page83,
+    };
+  } finally {
+    await disk.close();
+  }
+}

@@ -7,6 +7,8 @@ import { checkLog, isVhdxFileIdentifier, selectHeader, type VhdxHeader } from ".
 import { decodeMetadata, type VhdxMetadata } from "./metadata.js";
 import { selectRegionTable, type VhdxRegions } from "./region-table.js";
 
+const MAX_METADATA_REGION = 64 * MiB;
+
 export interface VhdxLayout {
   readonly path: string;
   readonly fileSize: number;
@@ -46,6 +48,17 @@ export async function readVhdxLayout(
     source.size,
     path,
   );
+  // Hyper-V and qemu write a 1 MiB metadata region; a hostile length must not size our buffers.
+  if (regions.metadata.length > MAX_METADATA_REGION) {
+    throw diskError(
+      "VHDX_REGION_INVALID",
+      `VHDX "${path}" has a ${regions.metadata.length}-byte metadata region (at most ${MAX_METADATA_REGION})`,
+      {
+        path,
+        length: regions.metadata.length,
+      },
+    );
+  }
   const metaBytes = await source.read(regions.metadata.fileOffset, regions.metadata.length, signal);
   const metadata = decodeMetadata(metaBytes, path);
   const geometry = batGeometry(
@@ -54,8 +67,10 @@ export async function readVhdxLayout(
     metadata.logicalSectorSize,
     metadata.hasParent,
   );
-  const bat = await source.read(regions.bat.fileOffset, regions.bat.length, signal);
-  if (bat.length < regions.bat.length) {
+  // Only the entries the geometry needs are read (checkBat refuses a region too small for them).
+  const batBytes = Math.min(regions.bat.length, geometry.totalEntries * 8);
+  const bat = await source.read(regions.bat.fileOffset, batBytes, signal);
+  if (bat.length < batBytes) {
     throw diskError("VHDX_BAT_INVALID", `VHDX BAT of "${path}" is truncated`, { path });
   }
   checkBat(bat, geometry, source.size, path);

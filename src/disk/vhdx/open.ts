@@ -40,7 +40,7 @@ export async function openVhdxSource(
 }
 
 /** Candidate parent paths in the order the locator should be trusted. */
-export function parentCandidates(layout: VhdxLayout): string[] {
+export function parentCandidates(layout: VhdxLayout, options: OpenImageOptions = {}): string[] {
   const entries = layout.metadata.parentLocator?.entries ?? new Map<string, string>();
   const dir = posix.dirname(layout.path);
   const out: string[] = [];
@@ -49,6 +49,8 @@ export function parentCandidates(layout: VhdxLayout): string[] {
   for (const key of ["absolute_win32_path", "volume_path"]) {
     const value = entries.get(key);
     if (value === undefined || value === "") continue;
+    const mapped = options.mapParentPath?.(value, layout.path);
+    if (mapped !== undefined) out.push(mapped);
     if (value.startsWith("/")) out.push(value);
     // A chain copied off a Windows host keeps its file names: look beside the child.
     out.push(posix.join(dir, posix.basename(value.replaceAll("\\", "/"))));
@@ -81,7 +83,7 @@ export async function openVhdxParent(
   }
   const tried: string[] = [];
   const open = fileOpener(options);
-  for (const candidate of parentCandidates(layout)) {
+  for (const candidate of parentCandidates(layout, options)) {
     let source: ByteSource;
     try {
       source = await open(candidate, options.signal);

@@ -76,7 +76,12 @@ export class VhdxWriter implements DiskSource {
     const first = decodeHeader(await file.read(HEADER_OFFSETS[0], HEADER_SIZE));
     const slot = !("invalid" in first) && first.sequenceNumber === disk.layout.header.sequenceNumber ? 0 : 1;
     const writer = new VhdxWriter(file, disk, slot);
-    await writer.#writeHeader({ fileWriteGuid: newGuid() });
+    try {
+      await writer.#writeHeader({ fileWriteGuid: newGuid() });
+    } catch (err) {
+      await disk.close().catch(() => undefined);
+      throw err;
+    }
     return writer;
   }
 

@@ -2,7 +2,7 @@
 import type { ByteSource, DiskSource, Extent } from "../../domain/ports.js";
 import { diskError, throwIfAborted } from "../errors.js";
 import type { VmdkDescriptor } from "./descriptor.js";
-import type { SparseExtent } from "./sparse-extent.js";
+import type { GrainExtent } from "./grain-extent.js";
 
 export type OpenedExtent =
   | {
@@ -17,7 +17,7 @@ export type OpenedExtent =
       readonly kind: "sparse";
       readonly start: number;
       readonly length: number;
-      readonly sparse: SparseExtent;
+      readonly sparse: GrainExtent;
     };
 
 export class VmdkDisk implements DiskSource {

@@ -1,7 +1,7 @@
 /**
  * Opens a VMDK: a text descriptor with its extent files, or a sparse file with an embedded descriptor.
- * Extent names must stay inside the descriptor's directory. Hosted sparse children read through their
- * parent (`parentFileNameHint`, checked by CID); ESXi delta formats are refused.
+ * Extent names must stay inside the descriptor's directory. Children (hosted sparse, ESXi vmfsSparse
+ * and seSparse deltas) read through their parent (`parentFileNameHint`, checked by CID).
  */
 import { posix } from "node:path";
 import type { ByteSource, DiskSource } from "../../domain/ports.js";
@@ -9,6 +9,7 @@ import { diskError } from "../errors.js";
 import { fileOpener, type OpenImageOptions } from "../image-options.js";
 import { looksLikeDescriptor, NO_PARENT_CID, parseDescriptor, type VmdkDescriptor } from "./descriptor.js";
 import { VmdkDisk, type OpenedExtent } from "./disk.js";
+import { CowdExtent, SeSparseExtent } from "./esx-delta.js";
 import { SparseExtent } from "./sparse-extent.js";
 import { decodeSparseHeader, isSparseMagic, SECTOR } from "./sparse-header.js";
 
@@ -42,7 +43,8 @@ export async function openVmdkSource(
           ? parseDescriptor(
               await source.read(
                 header.descriptorOffset * SECTOR,
-                header.descriptorSize * SECTOR,
+                // parseDescriptor refuses more than 1 MiB of text; a hostile size must not size the buffer.
+                Math.min(header.descriptorSize * SECTOR, MAX_TEXT_DESCRIPTOR + SECTOR),
                 options.signal,
               ),
               path,
@@ -88,15 +90,9 @@ function syntheticDescriptor(file: string, capacity: number): VmdkDescriptor {
   };
 }
 
+const SPARSE_TYPES = new Set(["SPARSE", "VMFSSPARSE", "SESPARSE"]);
+
 function checkSupported(descriptor: VmdkDescriptor, path: string): void {
-  const delta = descriptor.extents.find((e) => e.type === "VMFSSPARSE" || e.type === "SESPARSE");
-  if (delta !== undefined || /^(vmfsSparse|seSparse|vsanSparse)$/i.test(descriptor.createType)) {
-    throw diskError(
-      "VMDK_DELTA_UNSUPPORTED",
-      `VMDK "${path}" is an ESXi snapshot delta (createType ${descriptor.createType}${delta ? `, extent type ${delta.type}` : ""}); read the base disk of the snapshot chain or consolidate first`,
-      { path, createType: descriptor.createType },
-    );
-  }
   const raw = descriptor.extents.find((e) => e.type === "VMFSRDM" || e.type === "VMFSRAW");
   if (raw !== undefined) {
     throw diskError(
@@ -108,7 +104,20 @@ function checkSupported(descriptor: VmdkDescriptor, path: string): void {
       },
     );
   }
-  if (descriptor.parentCid !== NO_PARENT_CID && descriptor.extents.some((e) => e.type !== "SPARSE")) {
+  if (/^vsanSparse$/i.test(descriptor.createType)) {
+    throw diskError(
+      "VMDK_DELTA_UNSUPPORTED",
+      `VMDK "${path}" is a vSAN delta (createType vsanSparse), whose data is not in files`,
+      {
+        path,
+        createType: descriptor.createType,
+      },
+    );
+  }
+  if (
+    descriptor.parentCid !== NO_PARENT_CID &&
+    descriptor.extents.some((e) => !SPARSE_TYPES.has(e.type) && e.type !== "ZERO")
+  ) {
     throw diskError(
       "VMDK_DELTA_UNSUPPORTED",
       `VMDK "${path}" has a parent (parentCID ${descriptor.parentCid}) but non-sparse extents`,
@@ -169,8 +178,13 @@ async function openExtents(
         );
       });
       owned.push(source);
-      if (line.type === "SPARSE") {
-        const sparse = await SparseExtent.open(source, file, options.signal);
+      if (SPARSE_TYPES.has(line.type)) {
+        const sparse =
+          line.type === "SPARSE"
+            ? await SparseExtent.open(source, file, options.signal)
+            : line.type === "VMFSSPARSE"
+              ? await CowdExtent.open(source, file, options.signal)
+              : await SeSparseExtent.open(source, file, options.signal);
         if (sparse.capacity < length) throw sizeMismatch(file, length, sparse.capacity);
         out.push({ kind: "sparse", start, length, sparse });
       } else {
@@ -215,9 +229,10 @@ async function openParent(
     throw diskError("VMDK_DESCRIPTOR_INVALID", `VMDK chain of "${path}" is longer than ${maxDepth} files`, {
       path,
     });
-  // ESXi writes absolute hints; the parent sits beside the child in the copies we read.
-  const name = hint.startsWith("/") ? posix.basename(hint) : hint;
-  const parentPath = resolveSibling(path, name, "Parent file");
+  // ESXi writes absolute hints: the caller maps them (datastore paths), else the parent sits beside the child.
+  const mapped = hint.startsWith("/") ? options.mapParentPath?.(hint, path) : undefined;
+  const parentPath =
+    mapped ?? resolveSibling(path, hint.startsWith("/") ? posix.basename(hint) : hint, "Parent file");
   const source = await fileOpener(options)(parentPath, options.signal).catch((err: unknown) => {
     throw diskError(
       "VMDK_DELTA_UNSUPPORTED",

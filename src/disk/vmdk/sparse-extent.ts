@@ -1,17 +1,19 @@
 /**
- * A hosted sparse extent (monolithicSparse, streamOptimized, twoGbMaxExtentSparse pieces) read through
- * its grain directory and grain tables. Compressed grains (streamOptimized) are inflated with zlib.
+ * A hosted sparse extent ("KDMV": monolithicSparse, streamOptimized, twoGbMaxExtentSparse pieces)
+ * read through its grain directory and grain tables. Compressed grains are inflated with zlib.
  */
 import { promisify } from "node:util";
 import { inflate as inflateCb } from "node:zlib";
-import type { ByteSource, DiskSource, Extent } from "../../domain/ports.js";
+import type { ByteSource } from "../../domain/ports.js";
 import { u32, u64big } from "../bytes.js";
-import { diskError, throwIfAborted } from "../errors.js";
-import { ExtentList, forEachUnit, intersectExtents, unionExtents } from "../extents.js";
+import { diskError } from "../errors.js";
+import { readRanges } from "../read-ranges.js";
+import { GRAIN_PARENT, GRAIN_ZERO, GrainExtent, type GrainLocation } from "./grain-extent.js";
 import {
   decodeSparseHeader,
   FLAG_COMPRESSED,
   gdEntries,
+  MARKER_EOS,
   MARKER_FOOTER,
   SECTOR,
   type SparseHeader,
@@ -19,26 +21,18 @@ import {
 
 const inflate = promisify(inflateCb);
 
-export class SparseExtent {
+export class SparseExtent extends GrainExtent {
   readonly header: SparseHeader;
-  /** Bytes covered by the extent (its header's capacity). */
-  readonly capacity: number;
-  readonly #source: ByteSource;
-  readonly #path: string;
   readonly #gd: Uint32Array;
   readonly #tables = new Map<number, Uint32Array>();
-  readonly #grainBytes: number;
   readonly #compressed: boolean;
   /** The last inflated grain: reads of a few KiB in a row hit the same 64 KiB grain. */
   #lastGrain: { index: number; bytes: Uint8Array } | undefined;
 
   private constructor(source: ByteSource, path: string, header: SparseHeader, gd: Uint32Array) {
-    this.#source = source;
-    this.#path = path;
+    super(source, path, header.capacity * SECTOR, header.grainSize * SECTOR);
     this.header = header;
-    this.capacity = header.capacity * SECTOR;
     this.#gd = gd;
-    this.#grainBytes = header.grainSize * SECTOR;
     this.#compressed = (header.flags & FLAG_COMPRESSED) !== 0;
   }
 
@@ -62,121 +56,99 @@ export class SparseExtent {
     return new SparseExtent(source, path, header, gd);
   }
 
-  /** Grain table entries of directory entry `index` (all zero when the table is absent). */
+  protected override get compressed(): boolean {
+    return this.#compressed;
+  }
+
+  protected override async preloadTables(signal?: AbortSignal): Promise<void> {
+    const bytes = this.header.numGTEsPerGT * 4;
+    const wanted = [...this.#gd.entries()].filter(([i, s]) => s !== 0 && !this.#tables.has(i));
+    const got = await readRanges(
+      this.source,
+      wanted.map(([, s]) => ({ offset: s * SECTOR, length: bytes })),
+      { signal },
+    );
+    for (const [i, s] of wanted)
+      this.#tables.set(i, decodeTable(got.get(s * SECTOR), this.header.numGTEsPerGT));
+  }
+
   async #table(index: number, signal?: AbortSignal): Promise<Uint32Array> {
     const cached = this.#tables.get(index);
     if (cached !== undefined) return cached;
     const n = this.header.numGTEsPerGT;
-    const table = new Uint32Array(n);
     const sector = this.#gd[index] ?? 0;
-    if (sector !== 0) {
-      const bytes = await this.#source.read(sector * SECTOR, n * 4, signal);
-      for (let i = 0; i < n; i++) table[i] = u32(bytes, i * 4);
-    }
+    const table =
+      sector === 0
+        ? new Uint32Array(n)
+        : decodeTable(await this.source.read(sector * SECTOR, n * 4, signal), n);
     this.#tables.set(index, table);
     return table;
   }
 
-  /** Sector of grain `grain`: 0 unallocated, 1 zeroed grain, else the grain's (or its marker's) sector. */
-  async grainEntry(grain: number, signal?: AbortSignal): Promise<number> {
+  /** 0 = not in this file, 1 = zeroed grain, else the sector of the grain (or of its marker). */
+  async locate(grain: number, signal?: AbortSignal): Promise<GrainLocation> {
     const n = this.header.numGTEsPerGT;
-    const table = await this.#table(Math.floor(grain / n), signal);
-    return table[grain % n] ?? 0;
+    const entry = (await this.#table(Math.floor(grain / n), signal))[grain % n] ?? 0;
+    if (entry === 0) return GRAIN_PARENT;
+    if (entry === 1) return GRAIN_ZERO;
+    return { kind: "data", offset: entry * SECTOR };
   }
 
-  /**
-   * Reads `out.length` bytes at `offset` of the extent; unallocated grains come from `parent`
-   * (a delta's parent) or read as zeros.
-   */
-  async read(
-    out: Uint8Array,
-    offset: number,
+  protected override async readCompressed(
+    grain: number,
+    at: number,
     signal?: AbortSignal,
-    parent?: DiskSource,
-    parentOffset = 0,
-  ): Promise<void> {
-    await forEachUnit(offset, out.length, this.#grainBytes, async (grain, inGrain, piece, done) => {
-      throwIfAborted(signal, `Reading VMDK "${this.#path}"`);
-      const part = out.subarray(done, done + piece);
-      const entry = await this.grainEntry(grain, signal);
-      if (entry === 0 && parent !== undefined) {
-        const got = await parent.read(part, parentOffset + offset + done, signal);
-        part.fill(0, got);
-      } else if (entry <= 1) {
-        part.fill(0);
-      } else if (this.#compressed) {
-        const bytes = await this.#inflateGrain(grain, entry, signal);
-        part.set(bytes.subarray(inGrain, inGrain + piece));
-        if (bytes.length < inGrain + piece) part.fill(0, Math.max(0, bytes.length - inGrain));
-      } else {
-        const at = entry * SECTOR + inGrain;
-        const got = await this.#source.read(at, piece, signal);
-        if (got.length < piece && at + got.length < Math.min(this.capacity, (grain + 1) * this.#grainBytes)) {
-          throw invalid(this.#path, `grain ${grain} at sector ${entry} runs past the file end`);
-        }
-        part.set(got);
-        part.fill(0, got.length);
-      }
-    });
-  }
-
-  async #inflateGrain(grain: number, sector: number, signal?: AbortSignal): Promise<Uint8Array> {
+  ): Promise<Uint8Array> {
     if (this.#lastGrain?.index === grain) return this.#lastGrain.bytes;
-    const at = sector * SECTOR;
-    let bytes = await this.#source.read(at, 12 + this.#grainBytes + 1024, signal);
-    if (bytes.length < 12) throw grainError(this.#path, grain, `marker at ${at} runs past the file end`);
+    let bytes = await this.source.read(at, 12 + this.grainBytes + 1024, signal);
+    if (bytes.length < 12) throw grainError(this.path, grain, `marker at ${at} runs past the file end`);
     const lba = u64big(bytes, 0);
     const size = u32(bytes, 8);
     if (lba !== BigInt(grain) * BigInt(this.header.grainSize)) {
       throw grainError(
-        this.#path,
+        this.path,
         grain,
         `marker at ${at} names sector ${lba}, expected ${grain * this.header.grainSize}`,
       );
     }
-    if (size === 0 || size > 2 * this.#grainBytes + 1024)
-      throw grainError(this.#path, grain, `compressed size ${size} is implausible`);
-    if (bytes.length < 12 + size) bytes = await this.#source.read(at, 12 + size, signal);
+    if (size === 0 || size > 2 * this.grainBytes + 1024)
+      throw grainError(this.path, grain, `compressed size ${size} is implausible`);
+    if (bytes.length < 12 + size) bytes = await this.source.read(at, 12 + size, signal);
     if (bytes.length < 12 + size)
-      throw grainError(this.#path, grain, `compressed data runs past the file end`);
+      throw grainError(this.path, grain, `compressed data runs past the file end`);
     let inflated: Uint8Array;
     try {
-      inflated = await inflate(bytes.subarray(12, 12 + size), { maxOutputLength: this.#grainBytes });
+      inflated = await inflate(bytes.subarray(12, 12 + size), { maxOutputLength: this.grainBytes });
     } catch (err) {
-      throw grainError(this.#path, grain, `does not inflate: ${(err as Error).message}`, err);
+      throw grainError(this.path, grain, `does not inflate: ${(err as Error).message}`, err);
     }
     this.#lastGrain = { index: grain, bytes: inflated };
     return inflated;
   }
+}
 
-  /** Extents of this extent (relative to its start) whose grains are allocated. */
-  async allocated(signal?: AbortSignal, parentMap?: readonly Extent[]): Promise<Extent[]> {
-    const own = new ExtentList();
-    const holes = new ExtentList();
-    const grains = Math.ceil(this.capacity / this.#grainBytes);
-    for (let grain = 0; grain < grains; grain++) {
-      throwIfAborted(signal, `Mapping VMDK "${this.#path}"`);
-      const start = grain * this.#grainBytes;
-      const length = Math.min(this.#grainBytes, this.capacity - start);
-      const entry = await this.grainEntry(grain, signal);
-      if (entry > 1) own.add(start, length);
-      else if (entry === 0) holes.add(start, length);
-    }
-    if (parentMap === undefined) return [...own.toArray()];
-    return unionExtents(own.toArray(), intersectExtents(holes.toArray(), parentMap));
-  }
-
-  close(): Promise<void> {
-    return this.#source.close();
-  }
+function decodeTable(bytes: Uint8Array | undefined, entries: number): Uint32Array {
+  const table = new Uint32Array(entries);
+  if (bytes !== undefined)
+    for (let i = 0; i < entries && i * 4 + 4 <= bytes.length; i++) table[i] = u32(bytes, i * 4);
+  return table;
 }
 
 /** streamOptimized: the footer (a copy of the header with the real gdOffset) sits before the EOS marker. */
 async function readFooter(source: ByteSource, path: string, signal?: AbortSignal): Promise<SparseHeader> {
   if (source.size < 4 * SECTOR) throw invalid(path, "grain directory at the end but the file has no footer");
   const tail = await source.read(source.size - 3 * SECTOR, 3 * SECTOR, signal);
-  if (u32(tail, 12) !== MARKER_FOOTER || u32(tail, 8) !== 0) {
-    throw invalid(path, "grain directory at the end but no footer marker before the end-of-stream marker");
+  const eos = tail.subarray(2 * SECTOR);
+  if (
+    u32(tail, 12) !== MARKER_FOOTER ||
+    u32(tail, 8) !== 0 ||
+    u64big(eos, 0) !== 0n ||
+    u32(eos, 12) !== MARKER_EOS
+  ) {
+    throw invalid(
+      path,
+      "grain directory at the end but no footer marker and end-of-stream marker at the file end",
+    );
   }
   const footer = decodeSparseHeader(tail.subarray(SECTOR, 2 * SECTOR), path);
   if (footer.gdOffset === undefined) throw invalid(path, "footer has no grain directory offset");
