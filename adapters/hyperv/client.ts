@@ -268,19 +268,44 @@ export class HypervSession implements HypervisorSession {
     const instanceId = job.snapshotIds[0];
     if (instanceId === undefined)
       throw hypervError("HYPERV_JOB_FAILED", `CreateSnapshot of "${vm.name}" completed without a checkpoint`);
-    // Track it before anything else can fail, so removeSnapshot can clean it up.
+    // From here on the checkpoint exists: if describing it fails, it is destroyed before the error.
     const state: SnapState = {
       vm: vm.id,
       owner: vm.id,
       instanceId,
       name,
+      level,
       collection: undefined,
       disks: new Map(),
       committed: false,
       shared: new Map(),
     };
     this.#book.add(state);
-    node = await this.ownerOf(vm, signal);
+    try {
+      return await this.#describeSnapshot(vm, state, request, reason, signal);
+    } catch (err) {
+      // The caller gets no BackupSnapshot to remove: destroy the checkpoint here, then report.
+      await this.ownerOf(vm, signal)
+        .then((owner) =>
+          this.#destroy(owner, instanceId, false, `checkpoint "${name}" of VM "${vm.name}"`, signal),
+        )
+        .catch((cleanup: unknown) =>
+          this.#log.error({ vm: vm.name, err: String(cleanup) }, "checkpoint left behind"),
+        );
+      this.#book.delete(instanceId);
+      throw err;
+    }
+  }
+
+  async #describeSnapshot(
+    vm: VmInfo,
+    state: SnapState,
+    request: SnapshotRequest,
+    reason: string,
+    signal?: AbortSignal,
+  ): Promise<BackupSnapshot> {
+    const { instanceId, name, level } = state;
+    const node = await this.ownerOf(vm, signal);
     await scripts.runScript(this.#t, scripts.renameSnapshot, { node, snapshotId: instanceId, name }, signal);
     const details = await scripts.runScript(
       this.#t,
@@ -425,6 +450,7 @@ export class HypervSession implements HypervisorSession {
       signal,
     );
     state.committed = true;
+    await this.#checkReferencePoint(node, vm, state, signal);
     await this.#pruneReferencePoints(node, vm.id, state.name, signal);
     if (state.collection?.instanceId !== undefined && !state.collection.done) {
       await this.#convert(
@@ -464,6 +490,33 @@ export class HypervSession implements HypervisorSession {
         "HYPERV_CHECKPOINT_MERGE_FAILED",
         `Cannot convert ${what} to a reference point on ${node}: ${err.description}`,
         { cause: err, retryable: true, details: { errorCode: err.errorCode } },
+      );
+    }
+  }
+
+  /** Reads back the achieved level Hyper-V recorded on the reference point (1 application, 2 crash). */
+  async #checkReferencePoint(
+    node: string,
+    vm: VmInfo,
+    state: SnapState,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const points = await scripts.runScript(
+      this.#t,
+      scripts.referencePoints,
+      { node, ownerId: vm.id },
+      signal,
+    );
+    const rp = points.find((p) => p.ElementName === state.name);
+    if (!rp)
+      throw hypervError(
+        "HYPERV_JOB_FAILED",
+        `Reference point "${state.name}" of VM "${vm.name}" is missing after ConvertToReferencePoint`,
+      );
+    if (rp.ConsistencyLevel !== state.level) {
+      this.#log.warn(
+        { vm: vm.name, asked: state.level, recorded: rp.ConsistencyLevel },
+        "Hyper-V recorded another consistency level on the reference point",
       );
     }
   }

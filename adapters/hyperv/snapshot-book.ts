@@ -23,6 +23,8 @@ export interface SnapState {
   readonly owner: string;
   readonly instanceId: string;
   readonly name: string;
+  /** ConsistencyLevel asked and granted (1 application, 2 crash). */
+  readonly level: number;
   readonly disks: Map<string, DiskAtSnapshot>;
   /** Shared disks of the VM, frozen lazily through a collection checkpoint by the VM that reads them. */
   readonly shared: Map<string, DiskAtSnapshot>;

@@ -2,6 +2,7 @@
  * The simulator's control API: guest activity (writes, shutdowns with their halt events), cluster
  * events (live migration, node down) and fault rules, as methods and over HTTP on loopback.
  */
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { faultRule, IC_STATUS, type FaultRule } from "./scenario.js";
 import { HEARTBEAT_IC, VSS_IC, type HypervModel, type SimVm, type VmStateName } from "./model.js";
@@ -114,9 +115,23 @@ async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
-/** HTTP face of SimControl (loopback only): JSON in, JSON out, 400 with a message on bad input. */
-export async function serveControl(control: SimControl): Promise<{ url: string; server: Server }> {
+/**
+ * HTTP face of SimControl (loopback only, `Authorization: Bearer <token>`): JSON in, JSON out, 400
+ * with a message on bad input.
+ */
+export async function serveControl(
+  control: SimControl,
+  token: string,
+): Promise<{ url: string; server: Server }> {
+  const expected = Buffer.from(`Bearer ${token}`);
   const server = createServer((req, res) => {
+    const auth = Buffer.from(req.headers.authorization ?? "");
+    if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
+      res
+        .writeHead(401, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: "missing or wrong bearer token" }));
+      return;
+    }
     const url = new URL(req.url ?? "/", "http://localhost");
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     const reply = (status: number, value: unknown): void => {

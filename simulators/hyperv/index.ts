@@ -41,6 +41,8 @@ export interface HypervSimulator {
   readonly filesRoot: string;
   readonly control: SimControl;
   readonly controlUrl: string;
+  /** Bearer token of the HTTP control API. */
+  readonly controlToken: string;
   readonly model: HypervModel;
   stop(): Promise<void>;
 }
@@ -71,6 +73,7 @@ export async function startHypervSimulator(options: StartHypervSimulatorOptions)
     password: randomBytes(12).toString("base64url"),
   };
   const socket = join(options.dir, "ps.sock");
+  const controlToken = randomBytes(18).toString("base64url");
   const relay = await PsRelay.listen(socket, grammar, model);
   const exe = fileURLToPath(new URL("./ps-exe.js", import.meta.url));
   const servers: NodeSshServer[] = [];
@@ -88,7 +91,7 @@ export async function startHypervSimulator(options: StartHypervSimulatorOptions)
       servers.push(server);
       nodes.push({ name: n.name, executable, ssh: await server.listen() });
     }
-    control = await serveControl(new SimControl(model));
+    control = await serveControl(new SimControl(model), controlToken);
   } catch (err) {
     for (const s of servers) await s.close();
     await relay.close();
@@ -102,6 +105,7 @@ export async function startHypervSimulator(options: StartHypervSimulatorOptions)
     filesRoot,
     control: new SimControl(model),
     controlUrl: control.url,
+    controlToken,
     model,
     async stop() {
       controlServer.closeAllConnections();
