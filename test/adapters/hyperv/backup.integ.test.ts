@@ -66,7 +66,7 @@ for (const kind of TRANSPORTS) {
         for (const key of keys) {
           const d = v.disks.find((x) => x.key === key);
           assert.ok(d);
-          const base = lab.sim.model.disks.get(d.path.toLowerCase())?.basePath ?? d.path;
+          const base = lab.sim.model.diskOfFile(d.path)?.basePath ?? d.path;
           const expected = await lab.sim.control.readDisk(
             frozenFile(lab.sim, snapshot.name, base),
             0,
@@ -118,6 +118,18 @@ for (const kind of TRANSPORTS) {
       const second = await run(v, `${kind}-gc-2`, [shared.key], nextPrevious(first));
       assert.equal(second.kinds.get(shared.key), "incremental");
       assert.deepEqual(ourCheckpoints(lab.sim), []);
+    });
+
+    it("reads a disk through a user checkpoint chain (VHDX <- AVHDX <- our checkpoint)", async () => {
+      await lab.sim.control.writePattern("chk-14", 0, 2 * MiB, 2 * MiB, 32);
+      const v = await vm("chk-14");
+      assert.deepEqual(v.snapshots, ["before-upgrade"]);
+      assert.match(v.disks[0]?.path ?? "", /\.avhdx$/);
+      const first = await run(v, `${kind}-chk-1`, ["scsi0:0"], new Map());
+      assert.equal(first.kinds.get("scsi0:0"), "full");
+      await lab.sim.control.writePattern("chk-14", 0, 7 * MiB, 5000, 33);
+      const second = await run(v, `${kind}-chk-2`, ["scsi0:0"], nextPrevious(first));
+      assert.equal(second.kinds.get("scsi0:0"), "incremental");
     });
 
     it("lists the shared disk on every VM that attaches it, and refuses a VHD Set clearly", async () => {
