@@ -1,0 +1,194 @@
+/**
+ * One node's Windows OpenSSH, as the adapter sees it: password authentication, `exec` of
+ * `powershell ... -Command -` with the script on stdin, and the `sftp` subsystem serving the node's
+ * volumes read-only under `/C:/...` paths. A node marked Down refuses connections.
+ */
+import { createHash } from "node:crypto";
+import { open, type FileHandle } from "node:fs/promises";
+import { timingSafeEqual } from "node:crypto";
+import ssh2 from "ssh2";
+import type { Connection, ServerChannel, SFTPWrapper } from "ssh2";
+import { hostFile } from "./disks.js";
+import type { HypervModel } from "./model.js";
+import type { PsGrammar } from "./ps/grammar.js";
+import { PsSession } from "./session.js";
+
+const { Server, utils } = ssh2;
+const { STATUS_CODE, OPEN_MODE } = utils.sftp;
+
+export interface SshCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface SshEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** "SHA256:<base64>" of the host key, as `ssh-keygen -l` prints it. */
+  readonly hostKeyFingerprint: string;
+}
+
+const POWERSHELL =
+  /^powershell(?:\.exe)?(?:\s+-(?:NoLogo|NoProfile|NonInteractive|ExecutionPolicy\s+\w+))*\s+-Command\s+-\s*$/i;
+
+function equal(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class NodeSshServer {
+  readonly #server: InstanceType<typeof Server>;
+  readonly #clients = new Set<Connection>();
+  endpoint!: SshEndpoint;
+
+  constructor(
+    readonly nodeName: string,
+    readonly model: HypervModel,
+    readonly grammar: PsGrammar,
+    readonly credentials: SshCredentials,
+  ) {
+    const key = utils.generateKeyPairSync("ed25519");
+    const parsed = utils.parseKey(key.private);
+    if (parsed instanceof Error) throw parsed;
+    const blob = parsed.getPublicSSH();
+    this.#fingerprint = "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+    this.#server = new Server({ hostKeys: [key.private] }, (client) => this.#onClient(client));
+  }
+
+  readonly #fingerprint: string;
+
+  async listen(): Promise<SshEndpoint> {
+    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
+    const addr = this.#server.address();
+    if (addr === null || typeof addr === "string") throw new Error("ssh server has no TCP address");
+    this.endpoint = { host: "127.0.0.1", port: addr.port, hostKeyFingerprint: this.#fingerprint };
+    return this.endpoint;
+  }
+
+  #onClient(client: Connection): void {
+    if (this.model.node(this.nodeName)?.state === "Down") {
+      client.end();
+      return;
+    }
+    this.#clients.add(client);
+    client.on("close", () => this.#clients.delete(client));
+    client.on("error", () => client.end());
+    client.on("authentication", (ctx) => {
+      if (
+        ctx.method === "password" &&
+        equal(ctx.username, this.credentials.username) &&
+        equal(ctx.password, this.credentials.password)
+      ) {
+        ctx.accept();
+      } else ctx.reject(["password"]);
+    });
+    client.on("ready", () => {
+      client.on("session", (acceptSession) => {
+        const session = acceptSession();
+        session.on("exec", (accept, reject, info) => {
+          if (!POWERSHELL.test(info.command.trim())) {
+            reject();
+            return;
+          }
+          this.#runPowerShell(accept());
+        });
+        session.on("sftp", (accept) => this.#serveSftp(accept()));
+      });
+    });
+  }
+
+  #runPowerShell(channel: ServerChannel): void {
+    const ps = new PsSession(this.grammar, this.model, this.nodeName, {
+      stdout: (t) => channel.write(t),
+      stderr: (t) => channel.stderr.write(t),
+    });
+    channel.setEncoding("utf8");
+    channel.on("data", (chunk: string) => void ps.feed(chunk));
+    channel.on("end", () => {
+      void ps.end().then(() => {
+        channel.exit(0);
+        channel.end();
+      });
+    });
+    channel.on("close", () => ps.close());
+  }
+
+  #serveSftp(sftp: SFTPWrapper): void {
+    const handles = new Map<number, FileHandle>();
+    let next = 1;
+    const handleOf = (buf: Buffer): FileHandle | undefined => handles.get(buf.readUInt32BE(0));
+    const local = (path: string): string => {
+      // `/C:/ClusterStorage/Volume1/x.vhdx` -> the simulator's file for C:\ClusterStorage\Volume1\x.vhdx
+      const m = /^\/?([A-Za-z]):\/(.*)$/.exec(path);
+      if (!m?.[1]) throw new Error(`not a drive path: ${path}`);
+      return hostFile(this.model.root, `${m[1]}:\\${(m[2] ?? "").replace(/\//g, "\\")}`);
+    };
+    sftp.on("OPEN", (reqId, filename, flags) => {
+      if (flags & (OPEN_MODE.WRITE | OPEN_MODE.CREAT | OPEN_MODE.TRUNC | OPEN_MODE.APPEND)) {
+        sftp.status(reqId, STATUS_CODE.PERMISSION_DENIED, "read-only volume");
+        return;
+      }
+      let file: string;
+      try {
+        file = local(filename);
+      } catch {
+        sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE, "No such file");
+        return;
+      }
+      open(file, "r").then(
+        (fh) => {
+          const id = next++;
+          handles.set(id, fh);
+          const h = Buffer.alloc(4);
+          h.writeUInt32BE(id, 0);
+          sftp.handle(reqId, h);
+        },
+        () => sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE, "No such file"),
+      );
+    });
+    sftp.on("READ", (reqId, handle, offset, length) => {
+      const fh = handleOf(handle);
+      if (!fh) return void sftp.status(reqId, STATUS_CODE.FAILURE, "bad handle");
+      const buf = Buffer.alloc(length);
+      fh.read(buf, 0, length, offset).then(
+        ({ bytesRead }) =>
+          bytesRead === 0
+            ? sftp.status(reqId, STATUS_CODE.EOF)
+            : sftp.data(reqId, buf.subarray(0, bytesRead)),
+        () => sftp.status(reqId, STATUS_CODE.FAILURE, "read failed"),
+      );
+    });
+    sftp.on("FSTAT", (reqId, handle) => {
+      const fh = handleOf(handle);
+      if (!fh) return void sftp.status(reqId, STATUS_CODE.FAILURE, "bad handle");
+      fh.stat().then(
+        (st) =>
+          sftp.attrs(reqId, {
+            mode: st.mode,
+            uid: 0,
+            gid: 0,
+            size: st.size,
+            atime: Math.floor(st.atimeMs / 1000),
+            mtime: Math.floor(st.mtimeMs / 1000),
+          }),
+        () => sftp.status(reqId, STATUS_CODE.FAILURE, "stat failed"),
+      );
+    });
+    sftp.on("CLOSE", (reqId, handle) => {
+      const id = handle.readUInt32BE(0);
+      const fh = handles.get(id);
+      handles.delete(id);
+      void (fh?.close() ?? Promise.resolve()).then(() => sftp.status(reqId, STATUS_CODE.OK));
+    });
+    sftp.on("close", () => {
+      for (const fh of handles.values()) void fh.close();
+      handles.clear();
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#clients) c.end();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
