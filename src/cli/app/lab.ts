@@ -5,16 +5,27 @@
 import { request } from "node:https";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { connectHyperv } from "../../../adapters/hyperv/index.js";
+import {
+  loadScenario,
+  startHypervSimulator,
+  type HypervSimulator,
+} from "../../../simulators/hyperv/index.js";
 import { startVsphereSimulator, type VsphereSimulator } from "../../../simulators/vsphere/index.js";
 import type { ConfigInput } from "../../controller/config-schema.js";
+import type { Connectors } from "../../controller/connect.js";
+import type { Logger } from "../../domain/ports.js";
 
 /** The fixtures folder of the installed package (dist/src/cli/app -> package root). */
 export const FIXTURES = fileURLToPath(new URL("../../../../fixtures/", import.meta.url));
 export const DEMO_VSPHERE_SCENARIO = join(FIXTURES, "scenarios", "vsphere-lab.yaml");
+export const DEMO_HYPERV_SCENARIO = join(FIXTURES, "scenarios", "hyperv-lab.yaml");
 export const DEMO_PASSWORD_ENV = "SNAPVISOR_LAB_VCENTER_PASSWORD";
 
 export interface Lab {
   readonly vsphere: VsphereSimulator;
+  /** The Hyper-V failover cluster, reachable as each node's `powershell` executable and over SSH. */
+  readonly hyperv: HypervSimulator;
   readonly vspherePassword: string;
   readonly vsphereUser: string;
   endpoints(): Record<string, unknown>;
@@ -23,14 +34,29 @@ export interface Lab {
   stop(): Promise<void>;
 }
 
-export async function startLab(options: { dir: string; vsphereScenario?: string }): Promise<Lab> {
+export async function startLab(options: {
+  dir: string;
+  vsphereScenario?: string;
+  hypervScenario?: string;
+}): Promise<Lab> {
   const scenarioPath = options.vsphereScenario ?? DEMO_VSPHERE_SCENARIO;
   const vsphere = await startVsphereSimulator({ scenario: scenarioPath, dir: join(options.dir, "vsphere") });
+  let hyperv: HypervSimulator;
+  try {
+    hyperv = await startHypervSimulator({
+      scenario: await loadScenario(options.hypervScenario ?? DEMO_HYPERV_SCENARIO),
+      dir: join(options.dir, "hyperv"),
+    });
+  } catch (err) {
+    await vsphere.stop();
+    throw err;
+  }
   const credentials = (
     vsphere.model as unknown as { scenario: { credentials: { user: string; password: string } } }
   ).scenario?.credentials;
   return {
     vsphere,
+    hyperv,
     vsphereUser: credentials.user,
     vspherePassword: credentials.password,
     endpoints() {
@@ -71,7 +97,7 @@ export async function startLab(options: { dir: string; vsphereScenario?: string 
       });
     },
     async stop() {
-      await vsphere.stop();
+      await Promise.allSettled([vsphere.stop(), hyperv.stop()]);
     },
   };
 }
@@ -88,6 +114,14 @@ export function labConfig(lab: Lab, repoDir: string): ConfigInput {
         tls: { thumbprint: lab.vsphere.thumbprint },
       },
     ],
+    hyperv: {
+      clusters: [
+        {
+          name: "lab-hyperv",
+          nodes: lab.hyperv.nodes.map((n) => ({ name: n.name, transport: "local" as const })),
+        },
+      ],
+    },
     repository: { path: repoDir },
     protectionGroups: [
       {
@@ -96,7 +130,32 @@ export function labConfig(lab: Lab, repoDir: string): ConfigInput {
         vms: [{ pattern: "*" }],
         policy: { consistency: "prefer-application", quiesceAttempts: 2 },
       },
+      {
+        name: "lab-hyperv",
+        source: "lab-hyperv",
+        vms: [{ pattern: "*" }],
+        sharedDisks: "all",
+        policy: { consistency: "prefer-application", quiesceAttempts: 2 },
+      },
     ],
     historyFile: join(repoDir, "..", "history.jsonl"),
+  };
+}
+
+/**
+ * Connectors that reach the lab's Hyper-V cluster as node-powershell would reach a local host: the
+ * simulator's `powershell` executable of the first node, with its volumes mapped to files.
+ */
+export function labConnectors(lab: Lab, base: Connectors, logger: Logger): Connectors {
+  const node = lab.hyperv.nodes[0];
+  return {
+    ...base,
+    async hyperv() {
+      if (!node) throw new Error("the Hyper-V lab has no node");
+      return connectHyperv(
+        { transport: "local", executable: node.executable, filesRoot: lab.hyperv.filesRoot },
+        { logger },
+      );
+    },
   };
 }

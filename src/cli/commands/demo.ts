@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runBackupCycle } from "../../controller/backup-cycle.js";
 import { validateConfig } from "../../controller/config.js";
-import { exitCodeOf, type JobSummary } from "../../controller/job-summary.js";
+import { exitCodeOf, type JobSummary, type ObjectOutcome } from "../../controller/job-summary.js";
 import { LocalStorage } from "../../repository/local-storage.js";
 import { Repository } from "../../repository/repository.js";
 import { repositoryMachineId, repositoryWriter } from "../../repository/repository-writer.js";
@@ -14,51 +14,82 @@ import { formatBytes, table } from "../format.js";
 import { createProgressWriter } from "../progress.js";
 import { parseCommandArgs } from "../run.js";
 import { cliLogger, interruptSignal } from "../app/context.js";
-import { DEMO_PASSWORD_ENV, labConfig, startLab, type Lab } from "../app/lab.js";
-import { closeSessions, openConfigSessions } from "../app/sessions.js";
+import { DEMO_PASSWORD_ENV, labConfig, labConnectors, startLab, type Lab } from "../app/lab.js";
+
+const HYPERV_GROUP = "lab-hyperv";
+import { cliConnectors, closeSessions, secretSources } from "../app/sessions.js";
+import { openSessions } from "../../controller/connect.js";
+import type { BackupPlan } from "../../controller/plan.js";
 import { newJobId } from "./backup.js";
 
-/** Guest writes between the two backups: a few scattered blocks on each running VM's first disk. */
-async function guestWrites(lab: Lab, summary: JobSummary): Promise<string[]> {
+/** Guest writes between the two backups: a few scattered 4 KiB blocks on each running VM's first disk. */
+async function guestWrites(lab: Lab, plan: BackupPlan, summary: JobSummary): Promise<string[]> {
   const written: string[] = [];
   for (const o of summary.outcomes) {
     if (o.kind !== "vm" || !o.point || o.disks.length === 0) continue;
+    // Only a running guest writes.
+    if (plan.vms.find((p) => p.vm.id === o.id)?.vm.power !== "on") continue;
     const disk = o.disks[0]!;
-    for (const [i, offset] of [
-      4096,
-      Math.floor(disk.capacity / 2 / 4096) * 4096,
-      disk.capacity - 8192,
-    ].entries()) {
-      const r = await lab.control("POST", `/vms/${encodeURIComponent(o.name)}/write`, {
-        disk: Number(disk.key),
-        offset,
-        length: 4096,
-        seed: 1000 + i,
-      });
-      if (r.status !== 200) break; // powered-off or suspended VMs take no guest writes
-      if (i === 0) written.push(o.name);
+    const offsets = [4096, Math.floor(disk.capacity / 2 / 4096) * 4096, disk.capacity - 8192];
+    let ok = true;
+    for (const [i, offset] of offsets.entries()) {
+      if (o.group === HYPERV_GROUP) {
+        ok = await lab.hyperv.control.writePattern(o.name, 0, offset, 4096, 1000 + i).then(
+          () => true,
+          () => false,
+        );
+      } else {
+        const r = await lab.control("POST", `/vms/${encodeURIComponent(o.name)}/write`, {
+          disk: Number(disk.key),
+          offset,
+          length: 4096,
+          seed: 1000 + i,
+        });
+        ok = r.status === 200;
+      }
+      if (!ok) break;
     }
+    if (ok) written.push(o.name);
   }
   return written;
+}
+
+/** What the simulator holds now for a disk of a backed-up object (no writes since the backup). */
+async function simulatorDisk(
+  lab: Lab,
+  plan: BackupPlan,
+  o: ObjectOutcome,
+  key: string,
+  capacity: number,
+): Promise<Buffer | undefined> {
+  const shared = plan.sharedDisks.find((s) => s.id === o.id);
+  const vm = plan.vms.find((p) => p.vm.id === o.id)?.vm;
+  const hypervPath =
+    shared?.path ?? (vm?.hypervisor === "hyperv" ? vm.disks.find((d) => d.key === key)?.path : undefined);
+  if (hypervPath) return Buffer.from(await lab.hyperv.control.readDisk(hypervPath, 0, capacity));
+  const r = await lab.control("GET", `/vms/${encodeURIComponent(o.name)}/disks/${key}/content`);
+  return r.status === 200 ? r.body : undefined;
 }
 
 /** Restores each disk of each point of `summary` and compares it with the simulator's disk now. */
 async function restoreCheck(
   lab: Lab,
   repo: Repository,
+  plan: BackupPlan,
   summary: JobSummary,
   dir: string,
 ): Promise<Map<string, string>> {
   const results = new Map<string, string>();
   for (const o of summary.outcomes) {
-    if (o.kind !== "vm" || !o.point) continue;
+    if (o.kind === "source" || !o.point) continue;
     const ref = { machineId: repositoryMachineId(o.id), pointId: o.point.id };
+    const manifest = await repo.readManifest(ref);
     let verdict = "identical";
-    for (const d of o.disks) {
-      const out = join(dir, `restore-${ref.pointId}-${d.key}.raw`);
+    for (const d of manifest.disks) {
+      const out = join(dir, `restore-${ref.pointId}-${d.key.replace(/[^A-Za-z0-9]/g, "_")}.raw`);
       await restoreToFile(repo, ref, d.key, out);
-      const expected = await lab.control("GET", `/vms/${encodeURIComponent(o.name)}/disks/${d.key}/content`);
-      const same = expected.status === 200 && (await readFile(out)).equals(expected.body);
+      const expected = await simulatorDisk(lab, plan, o, d.key, d.capacity);
+      const same = expected !== undefined && (await readFile(out)).equals(expected);
       await rm(out, { force: true });
       if (!same) verdict = `DIFFERS (disk ${d.key})`;
     }
@@ -83,14 +114,21 @@ export const demo: Command = {
     const repoDir = join(dir, "repo");
     try {
       say(
-        `Lab: vCenter simulator at ${lab.vsphere.sdkUrl} (certificate pinned by its SHA-256 thumbprint); repository ${repoDir}`,
+        `Lab: vCenter simulator at ${lab.vsphere.sdkUrl} (certificate pinned by its SHA-256 thumbprint), Hyper-V cluster ${lab.hyperv.nodes.map((n) => n.name).join(" + ")} (PowerShell); repository ${repoDir}`,
       );
       const config = validateConfig(labConfig(lab, repoDir), "demo config");
       const storage = new LocalStorage(repoDir);
       const repo = await Repository.init(storage);
       const env = { ...io.env, [DEMO_PASSWORD_ENV]: lab.vspherePassword };
-      const sessions = await openConfigSessions(env, config, { logger, signal: interrupt.signal });
+      const sessions = await openSessions(
+        config,
+        ["lab-vcenter", HYPERV_GROUP],
+        labConnectors(lab, cliConnectors(env, logger), logger),
+        secretSources(env),
+        interrupt.signal,
+      );
       const clock = { now: () => new Date() };
+      let plan: BackupPlan | undefined;
       const cycle = async (label: string) => {
         say(`\n${label}`);
         const progress = createProgressWriter("plain", io.stderr, clock);
@@ -103,13 +141,16 @@ export const demo: Command = {
           logger,
           signal: interrupt.signal,
           onEvent: (e) => progress.onEvent(e),
+          onPlan: (p) => {
+            plan = p;
+          },
         });
         progress.finish();
         return summary;
       };
       try {
         const full = await cycle("1. Full backup of every VM");
-        const written = await guestWrites(lab, full);
+        const written = await guestWrites(lab, plan!, full);
         say(`\n2. Guest writes (3 blocks of 4 KiB) on ${written.join(", ") || "no VM"}`);
         const incremental = await cycle("3. Incremental backup (changed blocks from CBT)");
         say("\n4. Verify: every chunk of every point re-read and re-hashed");
@@ -121,7 +162,7 @@ export const demo: Command = {
         say(
           "\n5. Restore check: each disk of each new point restored and compared with the simulator's disk",
         );
-        const restored = await restoreCheck(lab, repo, incremental, dir);
+        const restored = await restoreCheck(lab, repo, plan!, incremental, dir);
 
         const fullById = new Map(full.outcomes.map((o) => [o.id, o]));
         const rows = incremental.outcomes.map((o) => {
