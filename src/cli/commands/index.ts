@@ -3,6 +3,7 @@ import { backup } from "./backup.js";
 import { backupImage } from "./backup-image.js";
 import { demo } from "./demo.js";
 import { inventory } from "./inventory.js";
+import { run } from "./run.js";
 import { sim } from "./sim.js";
 import { exportPoint } from "./export.js";
 import { gc } from "./gc.js";
@@ -28,6 +29,7 @@ export const commands: readonly Command[] = [
   sim,
   inventory,
   backup,
+  run,
   repoInit,
   repoUnlock,
   backupImage,
