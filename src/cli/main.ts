@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import "./threadpool.js";
 import { runCli } from "./run.js";
 
 process.exitCode = await runCli(process.argv.slice(2), {
