@@ -71,9 +71,17 @@ const sshSchema = z.strictObject({
   hostKey,
 });
 
-const hypervTransportSchema = z.union([z.literal("local"), z.strictObject({ ssh: sshSchema })], {
-  error: 'expected "local" or { ssh: { host, user, keyFile, hostKey } }',
-});
+/**
+ * `local` runs Windows PowerShell on this machine; `{ local: { executable, filesRoot } }` names
+ * another PowerShell executable (the Hyper-V simulator's, which `snapvisor sim` prints) and where
+ * the host's volumes are mounted (`C:\x\y.vhdx` read as `<filesRoot>/C/x/y.vhdx`).
+ */
+const localSchema = z.strictObject({ executable: path, filesRoot: path.optional() });
+
+const hypervTransportSchema = z.union(
+  [z.literal("local"), z.strictObject({ local: localSchema }), z.strictObject({ ssh: sshSchema })],
+  { error: 'expected "local", { local: { executable } } or { ssh: { host, user, keyFile, hostKey } }' },
+);
 
 export const hypervHostSchema = z.strictObject({ name, transport: hypervTransportSchema });
 

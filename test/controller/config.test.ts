@@ -153,9 +153,9 @@ describe("parseConfig() and loadConfig()", () => {
         ["lab-scratch", "crash-only", "manual"],
       ],
     );
+    const transport = c.hyperv.clusters[0]?.nodes[1]?.transport;
     assert.equal(
-      c.hyperv.clusters[0]?.nodes[1]?.transport !== "local" &&
-        c.hyperv.clusters[0]?.nodes[1]?.transport.ssh.port,
+      transport !== undefined && transport !== "local" && "ssh" in transport && transport.ssh.port,
       2222,
     );
   });

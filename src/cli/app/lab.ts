@@ -5,7 +5,6 @@
 import { request } from "node:https";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectHyperv } from "../../../adapters/hyperv/index.js";
 import {
   loadScenario,
   startHypervSimulator,
@@ -13,8 +12,6 @@ import {
 } from "../../../simulators/hyperv/index.js";
 import { startVsphereSimulator, type VsphereSimulator } from "../../../simulators/vsphere/index.js";
 import type { ConfigInput } from "../../controller/config-schema.js";
-import type { Connectors } from "../../controller/connect.js";
-import type { Logger } from "../../domain/ports.js";
 
 /** The fixtures folder of the installed package (dist/src/cli/app -> package root). */
 export const FIXTURES = fileURLToPath(new URL("../../../../fixtures/", import.meta.url));
@@ -118,7 +115,11 @@ export function labConfig(lab: Lab, repoDir: string): ConfigInput {
       clusters: [
         {
           name: "lab-hyperv",
-          nodes: lab.hyperv.nodes.map((n) => ({ name: n.name, transport: "local" as const })),
+          // Each node is reached as node-powershell reaches a local host: the simulator's executable.
+          nodes: lab.hyperv.nodes.map((n) => ({
+            name: n.name,
+            transport: { local: { executable: n.executable, filesRoot: lab.hyperv.filesRoot } },
+          })),
         },
       ],
     },
@@ -139,23 +140,5 @@ export function labConfig(lab: Lab, repoDir: string): ConfigInput {
       },
     ],
     historyFile: join(repoDir, "..", "history.jsonl"),
-  };
-}
-
-/**
- * Connectors that reach the lab's Hyper-V cluster as node-powershell would reach a local host: the
- * simulator's `powershell` executable of the first node, with its volumes mapped to files.
- */
-export function labConnectors(lab: Lab, base: Connectors, logger: Logger): Connectors {
-  const node = lab.hyperv.nodes[0];
-  return {
-    ...base,
-    async hyperv() {
-      if (!node) throw new Error("the Hyper-V lab has no node");
-      return connectHyperv(
-        { transport: "local", executable: node.executable, filesRoot: lab.hyperv.filesRoot },
-        { logger },
-      );
-    },
   };
 }

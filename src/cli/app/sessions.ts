@@ -5,7 +5,8 @@
 import { readFile } from "node:fs/promises";
 import type { SecretSources } from "../../controller/config.js";
 import type { Config } from "../../controller/config-schema.js";
-import { openSessions, type Connectors } from "../../controller/connect.js";
+import { openSessions, type Connectors, type HypervSource } from "../../controller/connect.js";
+import { ControllerError } from "../../controller/errors.js";
 import type { HypervisorSession } from "../../domain/hypervisor.js";
 import type { Logger } from "../../domain/ports.js";
 
@@ -13,8 +14,36 @@ export function secretSources(env: Readonly<Record<string, string | undefined>>)
   return { env, readFile: (path) => readFile(path, "utf8") };
 }
 
+/**
+ * A Hyper-V host is reached through its first node's transport: the adapter asks the cluster for
+ * each VM's owner node through it. Local PowerShell (Windows' own, or the simulator's executable)
+ * is supported; SSH needs password authentication in the adapter, which the config (keys only) does
+ * not give yet, so it is refused with that reason.
+ */
+async function connectHypervSource(source: HypervSource, logger: Logger): Promise<HypervisorSession> {
+  const transport = source.kind === "host" ? source.host.transport : source.cluster.nodes[0]?.transport;
+  const name = source.kind === "host" ? source.host.name : source.cluster.name;
+  const { connectHyperv } = await import("../../../adapters/hyperv/index.js");
+  if (transport === "local") return connectHyperv({ transport: "local" }, { logger });
+  if (transport !== undefined && "local" in transport) {
+    return connectHyperv(
+      {
+        transport: "local",
+        executable: transport.local.executable,
+        ...(transport.local.filesRoot !== undefined ? { filesRoot: transport.local.filesRoot } : {}),
+      },
+      { logger },
+    );
+  }
+  throw new ControllerError(
+    "USAGE",
+    `Hyper-V source "${name}": SSH with key authentication is not supported by the Hyper-V adapter yet (it authenticates by password); use a local transport`,
+  );
+}
+
 export function cliConnectors(env: Readonly<Record<string, string | undefined>>, logger: Logger): Connectors {
   return {
+    hyperv: (source) => connectHypervSource(source, logger),
     async vsphere(input, signal) {
       const { connectVsphere } = await import("../../../adapters/vsphere/index.js");
       return connectVsphere(

@@ -14,11 +14,10 @@ import { formatBytes, table } from "../format.js";
 import { createProgressWriter } from "../progress.js";
 import { parseCommandArgs } from "../run.js";
 import { cliLogger, interruptSignal } from "../app/context.js";
-import { DEMO_PASSWORD_ENV, labConfig, labConnectors, startLab, type Lab } from "../app/lab.js";
+import { DEMO_PASSWORD_ENV, labConfig, startLab, type Lab } from "../app/lab.js";
 
 const HYPERV_GROUP = "lab-hyperv";
-import { cliConnectors, closeSessions, secretSources } from "../app/sessions.js";
-import { openSessions } from "../../controller/connect.js";
+import { closeSessions, openConfigSessions } from "../app/sessions.js";
 import type { BackupPlan } from "../../controller/plan.js";
 import { newJobId } from "./backup.js";
 
@@ -120,13 +119,7 @@ export const demo: Command = {
       const storage = new LocalStorage(repoDir);
       const repo = await Repository.init(storage);
       const env = { ...io.env, [DEMO_PASSWORD_ENV]: lab.vspherePassword };
-      const sessions = await openSessions(
-        config,
-        ["lab-vcenter", HYPERV_GROUP],
-        labConnectors(lab, cliConnectors(env, logger), logger),
-        secretSources(env),
-        interrupt.signal,
-      );
+      const sessions = await openConfigSessions(env, config, { logger, signal: interrupt.signal });
       const clock = { now: () => new Date() };
       let plan: BackupPlan | undefined;
       const cycle = async (label: string) => {
