@@ -87,6 +87,59 @@ describe("controller commands against the simulated lab", () => {
     assert.ok((await readFile(out)).equals(expected.body));
   });
 
+  it("run --config starts due groups at once, writes the job history, replicates after the backup, and stops on abort", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const replica = join(dir, "replica");
+    assert.equal((await cli(["repo", "init", replica, "--like", join(dir, "repo")])).code, 0);
+    const setup = await cli([
+      "replication",
+      "setup",
+      "--from",
+      join(dir, "repo"),
+      "--to",
+      replica,
+      "--machine",
+      lab.vsphere.model.vmByName("web-01")!.instanceUuid,
+    ]);
+    assert.equal(setup.code, 0, setup.err);
+    const scheduled = join(dir, "scheduled.json");
+    const config = labConfig(lab, join(dir, "repo"));
+    await writeFile(
+      scheduled,
+      JSON.stringify({
+        ...config,
+        protectionGroups: [
+          { name: "web", source: "lab-vcenter", vms: [{ name: "web-01" }], policy: { schedule: "every 6h" } },
+        ],
+        historyFile: join(dir, "scheduled-history.jsonl"),
+      }),
+    );
+    const abort = new AbortController();
+    const io = captureIo(env);
+    const running = runCli(["run", "--config", scheduled], { ...io, signal: abort.signal });
+    // The group has never run, so it is due now; stop once its job is in the history and replicated.
+    let history = "";
+    for (let i = 0; i < 600 && !(history.includes('"web"') && /replicat/.test(io.err())); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      history = await readFile(join(dir, "scheduled-history.jsonl"), "utf8").catch(() => "");
+    }
+    abort.abort();
+    assert.equal(await running, 0, io.err());
+    const record = JSON.parse(history.trim().split("\n")[0]!) as {
+      trigger: string;
+      exitCode: number;
+      outcomes: { name: string; status: string }[];
+    };
+    assert.equal(record.trigger, "schedule");
+    assert.deepEqual(
+      record.outcomes.map((o) => [o.name, o.status]),
+      [["web-01", "ok"]],
+    );
+    assert.match(io.err(), /replicated web-01 to /);
+    const replicated = await cli(["points", "list", "--repo", replica, "--json"]);
+    assert.ok(replicated.out.includes("web-01"), replicated.err);
+  });
+
   it("a config error exits 2 naming the path and value", async () => {
     const bad = join(dir, "bad.json");
     await writeFile(bad, JSON.stringify({ repository: { path: dir }, limits: { perDatastores: 2 } }));

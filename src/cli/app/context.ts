@@ -3,6 +3,7 @@
  * secrets redacted, the repository under a lock, and an abort signal that SIGINT/SIGTERM trigger so
  * a job stops starting VMs and still removes its snapshots.
  */
+import { setMaxListeners } from "node:events";
 import { resolve } from "node:path";
 import { loadConfig, resolveSecret } from "../../controller/config.js";
 import type { Config } from "../../controller/config-schema.js";
@@ -32,14 +33,18 @@ export function cliLogger(io: CliIo, fallback: LogLevel = "warn"): Logger {
  * aborts, a second exits at once with 130.
  */
 export function interruptSignal(io: CliIo, what?: string): { signal: AbortSignal; dispose(): void } {
-  if (io.signal) return { signal: io.signal, dispose() {} };
-  return abortOnSignals(process, {
-    onFirst: (name) =>
-      void io.stderr.write(
-        `\nsnapvisor: ${name}: ${what ?? "stopping; snapshots already taken are being removed (again to stop at once)"}\n`,
-      ),
-    onForce: () => process.exit(130),
-  });
+  const abort = io.signal
+    ? { signal: io.signal, dispose() {} }
+    : abortOnSignals(process, {
+        onFirst: (name) =>
+          void io.stderr.write(
+            `\nsnapvisor: ${name}: ${what ?? "stopping; snapshots already taken are being removed (again to stop at once)"}\n`,
+          ),
+        onForce: () => process.exit(130),
+      });
+  // Every running VM, wait and read listens to this one signal: dozens of listeners are expected.
+  setMaxListeners(1000, abort.signal);
+  return abort;
 }
 
 export async function withControllerContext<T>(
