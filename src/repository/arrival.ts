@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import { BlobFormatError, BlobKind } from "./blob.js";
 import { repoError } from "./errors.js";
-import { DiskIndex } from "./index-format.js";
+import type { DiskIndex } from "./index-format.js";
 import { manifestSchema, type Manifest } from "./manifest.js";
 import type { PointRef, Repository } from "./repository.js";
 
@@ -89,27 +88,5 @@ export async function openIndexBlob(
   blob: Buffer,
   from: string,
 ): Promise<DiskIndex> {
-  const disk = manifest.disks.find((d) => d.key === diskKey);
-  const fail = (why: string, cause?: unknown) =>
-    repoError("INDEX_CORRUPT", `Index of disk ${diskKey} in point ${manifest.id} from ${from} is ${why}`, {
-      cause,
-      details: { machineId: manifest.machine.id, pointId: manifest.id, disk: diskKey, from },
-    });
-  if (!disk) throw fail("not named by its manifest");
-  let plain: Buffer;
-  try {
-    plain = await target.codec.open(BlobKind.index, key, blob);
-  } catch (err) {
-    throw fail(`corrupt: ${(err as Error).message}`, err);
-  }
-  if (createHash("sha256").update(plain).digest("hex") !== disk.index.sha256)
-    throw fail("not the one the manifest names");
-  try {
-    const index = DiskIndex.decode(plain);
-    if (index.capacity !== disk.capacity || index.chunkSize !== manifest.chunkSize)
-      throw new RangeError("geometry mismatch");
-    return index;
-  } catch (err) {
-    throw fail(`corrupt: ${(err as Error).message}`, err);
-  }
+  return target.decodeIndex(manifest, diskKey, key, blob, from);
 }

@@ -239,19 +239,47 @@ export class Repository {
 
   async readIndex(manifest: Manifest, diskKey: string): Promise<DiskIndex> {
     const ref = { machineId: manifest.machine.id, pointId: manifest.id };
-    const disk = manifest.disks.find((d) => d.key === diskKey);
-    if (!disk) {
+    if (!manifest.disks.some((d) => d.key === diskKey)) {
       const known = manifest.disks.map((d) => d.key).join(", ");
       throw repoError("DISK_NOT_FOUND", `Point ${manifest.id} has no disk "${diskKey}" (disks: ${known})`);
     }
     const key = keys.index(ref, diskKey);
     const blob = await this.storage.get(key);
-    const fail = (why: string, cause?: unknown) =>
-      repoError("INDEX_CORRUPT", `Index of disk ${diskKey} in point ${manifest.id} is ${why}`, {
-        cause,
+    if (!blob) {
+      throw repoError("INDEX_CORRUPT", `Index of disk ${diskKey} in point ${manifest.id} is missing`, {
         details: { ...ref, disk: diskKey },
       });
-    if (!blob) throw fail("missing");
+    }
+    return this.decodeIndex(manifest, diskKey, key, blob);
+  }
+
+  /**
+   * Opens an index blob stored (or arriving, `from` a source) under `key` and checks it is the one
+   * `manifest` names for `diskKey`: digest, geometry, layout.
+   */
+  async decodeIndex(
+    manifest: Manifest,
+    diskKey: string,
+    key: string,
+    blob: Buffer,
+    from?: string,
+  ): Promise<DiskIndex> {
+    const disk = manifest.disks.find((d) => d.key === diskKey);
+    const fail = (why: string, cause?: unknown) =>
+      repoError(
+        "INDEX_CORRUPT",
+        `Index of disk ${diskKey} in point ${manifest.id}${from ? ` from ${from}` : ""} is ${why}`,
+        {
+          cause,
+          details: {
+            machineId: manifest.machine.id,
+            pointId: manifest.id,
+            disk: diskKey,
+            ...(from ? { from } : {}),
+          },
+        },
+      );
+    if (!disk) throw fail("not named by its manifest");
     let plain: Buffer;
     try {
       plain = await this.codec.open(BlobKind.index, key, blob);

@@ -4,7 +4,7 @@ import { openPointDisk } from "../../repository/point-disk.js";
 import { ExitCode, type Command } from "../command.js";
 import { formatBytes, jsonLine } from "../format.js";
 import { parseCommandArgs } from "../run.js";
-import { requirePositional, withRepository } from "./repo-context.js";
+import { pickDisk, requirePositional, withRepository } from "./repo-context.js";
 
 const FORMATS: Record<string, ExportFormat> = {
   raw: "raw",
@@ -41,13 +41,7 @@ export const exportPoint: Command = {
     return withRepository(io, values.repo, "read", "export", async (repo) => {
       const ref = await repo.findPoint(id!);
       const manifest = await repo.readManifest(ref);
-      const diskKey = values.disk ?? (manifest.disks.length === 1 ? manifest.disks[0]!.key : undefined);
-      if (!diskKey) {
-        throw new SnapvisorError(
-          "USAGE",
-          `export: point has disks ${manifest.disks.map((d) => d.key).join(", ")}: pick one with --disk`,
-        );
-      }
+      const diskKey = pickDisk("export", manifest, values.disk);
       const disk = await openPointDisk(repo, ref, diskKey, io.signal);
       try {
         const result = await exportDisk(disk, out, { format, ...(io.signal ? { signal: io.signal } : {}) });

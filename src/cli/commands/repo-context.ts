@@ -1,5 +1,6 @@
 import { SnapvisorError } from "../../domain/errors.js";
 import type { LockMode } from "../../repository/locks.js";
+import type { Manifest } from "../../repository/manifest.js";
 import { openLocalRepository } from "../../repository/open.js";
 import type { Repository } from "../../repository/repository.js";
 import type { CliIo } from "../command.js";
@@ -45,4 +46,16 @@ export function intOption(command: string, name: string, value: string | undefin
   if (!Number.isInteger(n) || n < 0)
     throw new SnapvisorError("USAGE", `${command}: --${name} expects a whole number, got "${value}"`);
   return n;
+}
+
+/** The disk a command works on: the one given, or the point's only disk. */
+export function pickDisk(command: string, manifest: Manifest, disk: string | undefined): string {
+  const key = disk ?? (manifest.disks.length === 1 ? manifest.disks[0]?.key : undefined);
+  if (key === undefined) {
+    throw new SnapvisorError(
+      "USAGE",
+      `${command}: point has disks ${manifest.disks.map((d) => d.key).join(", ")}: pick one with --disk`,
+    );
+  }
+  return key;
 }

@@ -3,7 +3,7 @@ import { restoreToFile, restoreToStream } from "../../repository/restore.js";
 import { ExitCode, type Command } from "../command.js";
 import { formatBytes } from "../format.js";
 import { parseCommandArgs } from "../run.js";
-import { requirePositional, withRepository } from "./repo-context.js";
+import { pickDisk, requirePositional, withRepository } from "./repo-context.js";
 
 export const restore: Command = {
   path: ["restore"],
@@ -21,13 +21,7 @@ export const restore: Command = {
     return withRepository(io, values.repo, "read", "restore", async (repo) => {
       const ref = await repo.findPoint(id!);
       const manifest = await repo.readManifest(ref);
-      const diskKey = values.disk ?? (manifest.disks.length === 1 ? manifest.disks[0]!.key : undefined);
-      if (!diskKey) {
-        throw new SnapvisorError(
-          "USAGE",
-          `restore: point has disks ${manifest.disks.map((d) => d.key).join(", ")}: pick one with --disk`,
-        );
-      }
+      const diskKey = pickDisk("restore", manifest, values.disk);
       const signal = io.signal;
       if (out === "-") {
         await restoreToStream(repo, ref, diskKey, io.stdout, signal ? { signal } : {});
