@@ -9,11 +9,12 @@ import { partsOf, type ObjectData, type Storage, type StoredObject } from "./sto
 
 /**
  * How writes are made durable before `flush()` returns (Proxmox Backup Server's `sync-level`):
- * - `filesystem` (default): objects are written without fsync and `flush()` syncs the repository's
- *   file system once (`syncfs(2)` through coreutils' `sync -f`): one journal commit per step of a
- *   backup instead of one per chunk;
- * - `file`: every object is fsynced as it is written, and each directory that received a name at
- *   `flush()` (for file systems where syncfs is not available or not trusted, e.g. some NFS).
+ * - `file` (default): every object is fsynced as it is written (on libuv's pool, in parallel), and
+ *   each directory that received a name at `flush()`;
+ * - `filesystem`: objects are written without fsync and `flush()` syncs the repository's file system
+ *   once (`syncfs(2)` through coreutils' `sync -f`). Fewer journal commits, but it also flushes
+ *   whatever else is dirty on that file system: measured slower here (2 GiB full backup 8.2 s vs
+ *   6.3 s) when the same file system held freshly written data, as it does beside running VMs.
  */
 export type Durability = "filesystem" | "file";
 
@@ -33,7 +34,7 @@ export class LocalStorage implements Storage {
   constructor(root: string, options: { owner?: string; durability?: Durability } = {}) {
     this.root = root;
     this.#owner = options.owner ?? newOwnerId();
-    this.#durability = options.durability ?? "filesystem";
+    this.#durability = options.durability ?? "file";
   }
 
   #path(key: string): string {
