@@ -9,9 +9,24 @@ import type { JobSummary } from "../../controller/job-summary.js";
 import type { Repository } from "../../repository/repository.js";
 import { repositoryMachineId } from "../../repository/repository-writer.js";
 import { localTargetOpener, replicateAfterBackup } from "../../repository/replication-hook.js";
+import { runReplication } from "../../repository/replication-jobs.js";
+import { listOutbound } from "../../repository/replication-state.js";
+import { messageOf } from "../../domain/errors.js";
+import { isDue } from "../commands/replication-due.js";
+import { openConfiguredRepository } from "./context.js";
 import type { CliIo } from "../command.js";
 import { formatBytes } from "../format.js";
 import { secretSources } from "./sessions.js";
+
+/** Targets share the source's keys: their passphrase is the source's unless given apart. */
+function targetPassphrase(io: CliIo, config: Config): () => Promise<string | undefined> {
+  const secret = config.repository.passphrase;
+  return async () =>
+    io.env["SNAPVISOR_TARGET_PASSPHRASE"] ??
+    (secret
+      ? await resolveSecret(secret, secretSources(io.env), "repository.passphrase")
+      : io.env["SNAPVISOR_PASSPHRASE"]);
+}
 
 export async function replicateNewPoints(
   io: CliIo,
@@ -43,6 +58,43 @@ export async function replicateNewPoints(
           : `replicated ${o.name} to ${r.targetId}: ${formatBytes(r.report?.bytesSent ?? 0)} sent`,
       );
     }
+  }
+  return lines;
+}
+
+/**
+ * Replications set up with their own schedule (`replication setup --schedule "daily 02:00"`), run
+ * by `snapvisor run` when due. Each source repository is opened under a read lock only while it runs.
+ */
+export async function runDueReplications(
+  io: CliIo,
+  config: Config,
+  now: Date,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const opened = await openConfiguredRepository(io, config, "read", "scheduled replication");
+  const lines: string[] = [];
+  try {
+    const opener = localTargetOpener({
+      passphrase: targetPassphrase(io, config),
+      command: "scheduled replication",
+    });
+    for (const record of await listOutbound(opened.repo.storage)) {
+      if (!isDue(record, now)) continue;
+      try {
+        const target = await opener(record);
+        try {
+          const { report } = await runReplication(opened.repo, target.repo, signal ? { signal } : {});
+          lines.push(`replicated to ${record.target.id} on schedule: ${formatBytes(report.bytesSent)} sent`);
+        } finally {
+          await target.close();
+        }
+      } catch (err) {
+        lines.push(`scheduled replication to ${record.target.id} failed: ${messageOf(err)}`);
+      }
+    }
+  } finally {
+    await opened.close();
   }
   return lines;
 }

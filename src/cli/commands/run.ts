@@ -9,7 +9,7 @@ import { SnapvisorError, isSnapvisorError, messageOf } from "../../domain/errors
 import type { Logger } from "../../domain/ports.js";
 import { repositoryWriter } from "../../repository/repository-writer.js";
 import { ExitCode, type CliIo, type Command } from "../command.js";
-import { replicateNewPoints } from "../app/after-backup.js";
+import { replicateNewPoints, runDueReplications } from "../app/after-backup.js";
 import { openConfiguredRepository, withControllerContext } from "../app/context.js";
 import { appendHistory, readHistory } from "../app/job-output.js";
 import { closeSessions, openConfigSessions } from "../app/sessions.js";
@@ -112,6 +112,18 @@ export const run: Command = {
       io.stderr.write(
         `snapvisor: scheduling ${config.protectionGroups.length} groups; SIGINT or SIGTERM stops\n`,
       );
+      // Replications on their own schedule: looked at every minute beside the backup jobs.
+      const replications = (async () => {
+        while (!signal.aborted) {
+          try {
+            for (const line of await runDueReplications(io, config, ctx.clock.now(), signal))
+              io.stderr.write(`${line}\n`);
+          } catch (err) {
+            if (!signal.aborted) io.stderr.write(`snapvisor: scheduled replications: ${messageOf(err)}\n`);
+          }
+          await sleep(60_000, undefined, { signal }).catch(() => {});
+        }
+      })();
       await runScheduler({
         groups: config.protectionGroups,
         lastRuns: lastRuns(await readHistory(config)),
@@ -126,6 +138,7 @@ export const run: Command = {
         onHookError: (group, err) =>
           void io.stderr.write(`snapvisor: after the job of group ${group}: ${messageOf(err)}\n`),
       });
+      await replications;
       return ExitCode.ok;
     });
   },
