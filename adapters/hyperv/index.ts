@@ -34,13 +34,18 @@ export const hypervConfigSchema = z.discriminatedUnion("transport", [
       host: z.string().min(1),
       port: z.number().int().min(1).max(65535).default(22),
       username: z.string().min(1),
-      password: z.string().min(1),
+      password: z.string().min(1).optional(),
+      privateKey: z.string().min(1).optional(),
+      passphrase: z.string().min(1).optional(),
       hostKeyFingerprint: z
         .string()
         .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a pinned "SHA256:..." host key fingerprint'),
       ...common,
     })
-    .strict(),
+    .strict()
+    .refine((c) => c.password !== undefined || c.privateKey !== undefined, {
+      message: "give a password or a private key",
+    }),
 ]);
 
 export type HypervConfigInput = z.input<typeof hypervConfigSchema>;
@@ -71,7 +76,9 @@ export function transportFor(config: HypervConfig): PsTransport {
     host: config.host,
     port: config.port,
     username: config.username,
-    password: config.password,
+    ...(config.password !== undefined ? { password: config.password } : {}),
+    ...(config.privateKey !== undefined ? { privateKey: config.privateKey } : {}),
+    ...(config.passphrase !== undefined ? { passphrase: config.passphrase } : {}),
     hostKeyFingerprint: config.hostKeyFingerprint,
     ...(config.timeoutMs !== undefined ? { timeoutMs: config.timeoutMs } : {}),
   });

@@ -15,7 +15,11 @@ export interface SshTransportOptions {
   readonly host: string;
   readonly port?: number;
   readonly username: string;
-  readonly password: string;
+  /** Password authentication, or (preferred) a private key. */
+  readonly password?: string;
+  /** OpenSSH/PEM private key text, and its passphrase when encrypted. */
+  readonly privateKey?: string;
+  readonly passphrase?: string;
   /** Pinned host key, "SHA256:<base64>" as `ssh-keygen -lf` prints it. Required: no trust on first use. */
   readonly hostKeyFingerprint: string;
   /** Milliseconds one call may take before its channel and connection are dropped. Default 120000. */
@@ -87,7 +91,9 @@ export class SshTransport implements PsTransport {
         host: this.#options.host,
         port: this.#options.port ?? 22,
         username: this.#options.username,
-        password: this.#options.password,
+        ...(this.#options.password !== undefined ? { password: this.#options.password } : {}),
+        ...(this.#options.privateKey !== undefined ? { privateKey: this.#options.privateKey } : {}),
+        ...(this.#options.passphrase !== undefined ? { passphrase: this.#options.passphrase } : {}),
         readyTimeout: this.#options.readyTimeoutMs ?? 20_000,
         hostVerifier: (key: Buffer) => {
           seen = fingerprintOf(key);

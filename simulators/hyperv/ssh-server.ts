@@ -19,6 +19,8 @@ const { STATUS_CODE, OPEN_MODE } = utils.sftp;
 export interface SshCredentials {
   readonly username: string;
   readonly password: string;
+  /** OpenSSH public keys (`ssh-ed25519 AAAA...`) accepted for the user, as authorized_keys does. */
+  readonly authorizedKeys?: readonly string[];
 }
 
 export interface SshEndpoint {
@@ -75,13 +77,25 @@ export class NodeSshServer {
     client.on("close", () => this.#clients.delete(client));
     client.on("error", () => client.end());
     client.on("authentication", (ctx) => {
-      if (
-        ctx.method === "password" &&
-        equal(ctx.username, this.credentials.username) &&
-        equal(ctx.password, this.credentials.password)
-      ) {
+      const user = equal(ctx.username, this.credentials.username);
+      if (ctx.method === "password" && user && equal(ctx.password, this.credentials.password)) {
         ctx.accept();
-      } else ctx.reject(["password"]);
+        return;
+      }
+      if (ctx.method === "publickey" && user) {
+        // Windows OpenSSH checks the offered key against authorized_keys, then its signature.
+        const key = (this.credentials.authorizedKeys ?? [])
+          .map((k) => ssh2.utils.parseKey(k))
+          .find(
+            (k): k is ssh2.ParsedKey =>
+              !(k instanceof Error) && k.type === ctx.key.algo && k.getPublicSSH().equals(ctx.key.data),
+          );
+        if (key && (!ctx.signature || (ctx.blob && key.verify(ctx.blob, ctx.signature, ctx.hashAlgo)))) {
+          ctx.accept();
+          return;
+        }
+      }
+      ctx.reject(this.credentials.authorizedKeys?.length ? ["publickey", "password"] : ["password"]);
     });
     client.on("ready", () => {
       client.on("session", (acceptSession) => {

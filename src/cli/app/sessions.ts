@@ -3,7 +3,7 @@
  * and the real adapters as the controller's connectors (src/controller/connect.ts opens them).
  */
 import { readFile } from "node:fs/promises";
-import type { SecretSources } from "../../controller/config.js";
+import { resolveSecret, type SecretSources } from "../../controller/config.js";
 import type { Config } from "../../controller/config-schema.js";
 import { openSessions, type Connectors, type HypervSource } from "../../controller/connect.js";
 import { ControllerError } from "../../controller/errors.js";
@@ -16,16 +16,20 @@ export function secretSources(env: Readonly<Record<string, string | undefined>>)
 
 /**
  * A Hyper-V host is reached through its first node's transport: the adapter asks the cluster for
- * each VM's owner node through it. Local PowerShell (Windows' own, or the simulator's executable)
- * is supported; SSH needs password authentication in the adapter, which the config (keys only) does
- * not give yet, so it is refused with that reason.
+ * each VM's owner node through it. Local PowerShell (Windows' own, or the simulator's executable),
+ * or Windows OpenSSH with the configured key and pinned host key.
  */
-async function connectHypervSource(source: HypervSource, logger: Logger): Promise<HypervisorSession> {
+async function connectHypervSource(
+  source: HypervSource,
+  secrets: SecretSources,
+  logger: Logger,
+): Promise<HypervisorSession> {
   const transport = source.kind === "host" ? source.host.transport : source.cluster.nodes[0]?.transport;
   const name = source.kind === "host" ? source.host.name : source.cluster.name;
   const { connectHyperv } = await import("../../../adapters/hyperv/index.js");
+  if (transport === undefined) throw new ControllerError("USAGE", `Hyper-V cluster "${name}" has no nodes`);
   if (transport === "local") return connectHyperv({ transport: "local" }, { logger });
-  if (transport !== undefined && "local" in transport) {
+  if ("local" in transport) {
     return connectHyperv(
       {
         transport: "local",
@@ -35,15 +39,27 @@ async function connectHypervSource(source: HypervSource, logger: Logger): Promis
       { logger },
     );
   }
-  throw new ControllerError(
-    "USAGE",
-    `Hyper-V source "${name}": SSH with key authentication is not supported by the Hyper-V adapter yet (it authenticates by password); use a local transport`,
+  const { ssh } = transport;
+  const passphrase = ssh.keyPassphrase
+    ? await resolveSecret(ssh.keyPassphrase, secrets, `the key passphrase of Hyper-V source "${name}"`)
+    : undefined;
+  return connectHyperv(
+    {
+      transport: "ssh",
+      host: ssh.host,
+      port: ssh.port,
+      username: ssh.user,
+      privateKey: await secrets.readFile(ssh.keyFile),
+      ...(passphrase !== undefined ? { passphrase } : {}),
+      hostKeyFingerprint: ssh.hostKey.replace(/=$/, ""),
+    },
+    { logger },
   );
 }
 
 export function cliConnectors(env: Readonly<Record<string, string | undefined>>, logger: Logger): Connectors {
   return {
-    hyperv: (source) => connectHypervSource(source, logger),
+    hyperv: (source, secrets) => connectHypervSource(source, secrets, logger),
     async vsphere(input, signal) {
       const { connectVsphere } = await import("../../../adapters/vsphere/index.js");
       return connectVsphere(
