@@ -107,7 +107,12 @@ export async function handleControl(
     const route = `${req.method} /${parts.map((p, i) => (i === 1 && parts[0] === "vms" ? ":vm" : i === 3 && parts[2] === "disks" ? ":disk" : p)).join("/")}`;
     switch (route) {
       case "GET /state":
-        return json(200, { vms: model.vms.map(summary), faults: model.faults.list() });
+        return json(200, {
+          vms: model.vms.map(summary),
+          faults: model.faults.list(),
+          openSnapshots: Object.fromEntries(model.openSnapshots()),
+          maxOpenSnapshots: Object.fromEntries(model.maxOpenSnapshots),
+        });
       case "POST /vms/:vm/write": {
         const vm = vmNamed(parts[1]);
         const w = await body(writeSchema);

@@ -65,6 +65,11 @@ export class VsphereModel {
   readonly datacenters: Datacenter[] = [];
   readonly datastores: Datastore[] = [];
   readonly vms: VirtualMachine[] = [];
+  /**
+   * The most VMs with open snapshots seen at once per datastore (updated at each snapshot), so a
+   * rehearsal can check a backup product's per-datastore snapshot limit from the hypervisor's side.
+   */
+  readonly maxOpenSnapshots = new Map<string, number>();
   readonly instanceUuid = randomUUID();
   #nextId = 1;
   #listeners = new Set<() => void>();
@@ -118,6 +123,22 @@ export class VsphereModel {
         .filter((c): c is ComputeResource => c instanceof ComputeResource)
         .flatMap((compute) => compute.hosts.map((host) => ({ host, compute, datacenter }))),
     );
+  }
+
+  /** VMs with at least one snapshot, per datastore holding one of their disks. */
+  openSnapshots(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const vm of this.vms) {
+      if (vm.rootSnapshots.length === 0) continue;
+      for (const ds of new Set(vm.disks.map((d) => d.datastore))) out.set(ds, (out.get(ds) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  noteOpenSnapshots(): void {
+    for (const [ds, n] of this.openSnapshots()) {
+      this.maxOpenSnapshots.set(ds, Math.max(n, this.maxOpenSnapshots.get(ds) ?? 0));
+    }
   }
 
   vmByName(name: string): VirtualMachine | undefined {

@@ -74,6 +74,7 @@ export function createSnapshot(model: VsphereModel, vm: VirtualMachine, args: Sn
   }
   vm.current = snap;
   model.register(snap);
+  model.noteOpenSnapshots();
   writeFileSync(join(home, `${vm.vmDir}.vmx`), vmxText(vm));
   return snap;
 }
