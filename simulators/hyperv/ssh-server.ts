@@ -8,6 +8,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { timingSafeEqual } from "node:crypto";
 import ssh2 from "ssh2";
 import type { Connection, ServerChannel, SFTPWrapper } from "ssh2";
+import { ed25519KeyPair } from "../common/ssh-keys.js";
 import { hostFile } from "./disks.js";
 import type { HypervModel } from "./model.js";
 import type { PsGrammar } from "./ps/grammar.js";
@@ -50,7 +51,7 @@ export class NodeSshServer {
     readonly grammar: PsGrammar,
     readonly credentials: SshCredentials,
   ) {
-    const key = utils.generateKeyPairSync("ed25519");
+    const key = ed25519KeyPair();
     const parsed = utils.parseKey(key.private);
     if (parsed instanceof Error) throw parsed;
     const blob = parsed.getPublicSSH();

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { ed25519KeyPair } from "../../simulators/common/ssh-keys.js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import ssh2 from "ssh2";
 import { DEMO_HYPERV_SCENARIO } from "../../src/cli/app/lab.js";
 import { runCli } from "../../src/cli/run.js";
 import { loadScenario, startHypervSimulator, type HypervSimulator } from "../../simulators/hyperv/index.js";
@@ -16,7 +16,7 @@ describe("a Hyper-V cluster reached over SSH with a key, from the config", () =>
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "snapvisor-hv-ssh-"));
-    const keys = ssh2.utils.generateKeyPairSync("ed25519");
+    const keys = ed25519KeyPair();
     keyFile = join(dir, "id_ed25519");
     await writeFile(keyFile, keys.private, { mode: 0o600 });
     sim = await startHypervSimulator({
@@ -85,7 +85,7 @@ describe("a Hyper-V cluster reached over SSH with a key, from the config", () =>
 
   it("refuses a key the host does not authorize", async () => {
     const other = join(dir, "other_key");
-    await writeFile(other, ssh2.utils.generateKeyPairSync("ed25519").private, { mode: 0o600 });
+    await writeFile(other, ed25519KeyPair().private, { mode: 0o600 });
     const r = await inventory(sim.nodes[0]!.ssh.hostKeyFingerprint, other);
     assert.notEqual(r.code, 0);
     assert.match(r.err, /authentication|SSH/i);

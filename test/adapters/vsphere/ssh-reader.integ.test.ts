@@ -5,6 +5,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { ed25519KeyPair } from "../../../simulators/common/ssh-keys.js";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -37,7 +38,7 @@ before(async () => {
     join(root, "ds1", DIR, "disk.vmdk"),
     `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="vmfs"\n\nRW ${CAPACITY / 512} VMFS "disk-flat.vmdk"\n`,
   );
-  const hostKey = ssh2.utils.generateKeyPairSync("ed25519").private;
+  const hostKey = ed25519KeyPair().private;
   const parsed = ssh2.utils.parseKey(hostKey);
   if (parsed instanceof Error) throw parsed;
   fingerprint = `SHA256:${createHash("sha256").update(parsed.getPublicSSH()).digest("base64").replace(/=+$/, "")}`;
