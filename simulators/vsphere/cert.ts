@@ -37,7 +37,9 @@ export interface SelfSigned {
 export function selfSignedCertificate(commonName: string, now: Date): SelfSigned {
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  // A DER INTEGER is minimal and, here, positive: the first byte neither 0x00 (which would be a
+  // redundant leading zero, rejected by strict parsers about once in 128 certificates) nor >= 0x80.
+  serial[0] = (serial[0]! & 0x3f) | 0x40;
   const name = seq(set(seq(oid(CN), utf8(commonName))));
   const altNames = seq(
     tlv(0x87, Buffer.from([127, 0, 0, 1])),
