@@ -4,7 +4,15 @@ import { ExitCode, type CliIo, type Command } from "./command.js";
 import { commands } from "./commands/index.js";
 
 /** Codes that mean the user asked for something malformed: exit 2 rather than 1. */
-const usageCodes = new Set(["USAGE", "CONFIG_INVALID", "EXTENTS_INVALID", "INVALID_ID"]);
+const usageCodes = new Set([
+  "USAGE",
+  "CONFIG_INVALID",
+  "CONFIG_UNREADABLE",
+  "SECRET_UNAVAILABLE",
+  "SCHEDULE_INVALID",
+  "EXTENTS_INVALID",
+  "INVALID_ID",
+]);
 
 function findCommand(argv: readonly string[]): { command: Command; rest: readonly string[] } | undefined {
   let best: { command: Command; rest: readonly string[] } | undefined;

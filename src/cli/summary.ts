@@ -41,7 +41,7 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 export function formatSummary(summary: JobSummary): string {
   const rows = summary.outcomes.map((o) => [
-    o.kind === "vm" ? o.name : `${o.name} (shared)`,
+    o.kind === "vm" ? o.name : o.kind === "shared-disk" ? `${o.name} (shared)` : `${o.name} (source)`,
     o.status + (o.errorCode && o.status !== "ok" ? ` [${o.errorCode}]` : ""),
     consistencyCell(o),
     readCell(o),

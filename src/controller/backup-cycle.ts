@@ -3,13 +3,14 @@
  * chosen groups use -> latest points from the repository -> plan -> job. `--group` and `--vm`
  * narrow it; names that match nothing are a usage error rather than a silent no-op.
  */
+import { isSnapvisorError, messageOf } from "../domain/errors.js";
 import type { HypervisorSession, VmInfo } from "../domain/hypervisor.js";
 import type { Clock, Logger } from "../domain/ports.js";
 import type { LatestPoint, RepositoryWriter } from "../domain/repository-port.js";
 import { runBackupJob, type JobEvent } from "./backup-job.js";
 import type { Config } from "./config-schema.js";
 import { ControllerError } from "./errors.js";
-import type { JobSummary } from "./job-summary.js";
+import { exitCodeOf, type JobSummary, type ObjectOutcome } from "./job-summary.js";
 import { Limiter } from "./limits.js";
 import { planBackup, sharedDiskId, type BackupPlan, type SourceInventory } from "./plan.js";
 
@@ -96,11 +97,32 @@ export async function runBackupCycle(
   const { config, signal } = options;
   const groups = chooseGroups(config, options.groups);
   const inventory: SourceInventory[] = [];
+  // A source that cannot be listed fails its groups, not the others' (a host down for maintenance).
+  const unreachable: ObjectOutcome[] = [];
   for (const source of [...new Set(groups.map((g) => g.source))]) {
     const session = options.sessions.get(source);
     if (!session) throw new ControllerError("USAGE", `No connection to source "${source}"`);
-    const vms: readonly VmInfo[] = await session.inventory(signal);
-    inventory.push({ source, vms });
+    try {
+      const vms: readonly VmInfo[] = await session.inventory(signal);
+      inventory.push({ source, vms });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      const affected = groups.filter((g) => g.source === source).map((g) => g.name);
+      options.logger?.error({ source, err: messageOf(err) }, "inventory failed");
+      unreachable.push({
+        kind: "source",
+        id: source,
+        name: source,
+        group: undefined,
+        status: "failed",
+        messages: [
+          `Cannot list the VMs of "${source}" (groups ${affected.join(", ")} not backed up): ${messageOf(err)}`,
+        ],
+        disks: [],
+        leftoversRemoved: [],
+        errorCode: isSnapvisorError(err) ? err.code : "VM_FAILED",
+      });
+    }
   }
   const chosen = chooseVms(inventory, options.vmNames);
   const plan = planBackup({
@@ -113,7 +135,7 @@ export async function runBackupCycle(
     now: options.clock.now(),
   });
   options.onPlan?.(plan);
-  const summary = await runBackupJob({
+  const jobSummary = await runBackupJob({
     jobId: options.jobId,
     plan,
     sessions: options.sessions,
@@ -124,5 +146,8 @@ export async function runBackupCycle(
     ...(signal ? { signal } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
+  for (const o of unreachable) options.onEvent?.({ type: "object-done", outcome: o });
+  const outcomes = [...unreachable, ...jobSummary.outcomes];
+  const summary: JobSummary = { ...jobSummary, outcomes, exitCode: exitCodeOf(outcomes) };
   return { plan, summary };
 }

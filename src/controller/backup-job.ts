@@ -169,16 +169,19 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
       run.leftovers = await run.session.removeLeftovers(vm, signal);
       if (run.leftovers.length > 0)
         run.log.warn({ removed: run.leftovers }, "removed leftover backup snapshots");
-      const snapshot = await run.session.createSnapshot(
-        vm,
-        {
-          jobId: options.jobId,
-          expected: decision.method === "quiesced-snapshot" ? decision.expected : "crash",
-          policy: group.policy.consistency,
-          quiesceAttempts: group.policy.quiesceAttempts,
-        },
-        signal,
-      );
+      const request = {
+        jobId: options.jobId,
+        expected: decision.method === "quiesced-snapshot" ? decision.expected : "crash",
+        policy: group.policy.consistency,
+        quiesceAttempts: group.policy.quiesceAttempts,
+      } as const;
+      let snapshot: BackupSnapshot;
+      try {
+        snapshot = await run.session.createSnapshot(vm, request, signal);
+      } catch (err) {
+        await sweepAfterFailedCreate(run);
+        throw err;
+      }
       try {
         await afterSnapshot(run, snapshot, reads);
       } finally {
@@ -193,6 +196,20 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
       }
     } finally {
       lease.release();
+    }
+  }
+
+  /**
+   * A create that failed after the hypervisor made the snapshot (reading it back, an abort) leaves
+   * no handle to remove it by; our prefix finds it. Without a signal: it must run on abort too.
+   */
+  async function sweepAfterFailedCreate(run: VmRun): Promise<void> {
+    try {
+      const removed = await run.session.removeLeftovers(run.vm);
+      if (removed.length > 0)
+        run.messages.push(`removed the half-made snapshot ${removed.map((n) => `"${n}"`).join(", ")}`);
+    } catch (err) {
+      run.messages.push(`could not sweep a half-made backup snapshot: ${messageOf(err)}`);
     }
   }
 
@@ -237,7 +254,15 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
     }
     const machine = { id: vm.id, name: vm.name, hypervisor: vm.hypervisor, kind: "vm" } as const;
     run.point = await write(machine, disks, r.record, run.planned.parent, takenAt, references);
-    await run.session.commitSnapshot(vm, snapshot, signal);
+    try {
+      await run.session.commitSnapshot(vm, snapshot, signal);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      // The point is written and complete; only the base of the next incremental is lost.
+      run.messages.push(
+        `point written, but the snapshot could not be committed (the next backup reads in full): ${messageOf(err)}`,
+      );
+    }
   }
 
   async function write(

@@ -7,7 +7,8 @@ import { readFile } from "node:fs/promises";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { z } from "zod";
 import { messageOf } from "../domain/errors.js";
-import { configSchema, type Config, type SecretRef } from "./config-schema.js";
+import type { RetentionPolicy } from "../domain/retention.js";
+import { configSchema, type Config, type ProtectionGroup, type SecretRef } from "./config-schema.js";
 import { ControllerError } from "./errors.js";
 
 export type {
@@ -122,6 +123,18 @@ export async function loadConfig(file: string, options: { signal?: AbortSignal }
     format: file.endsWith(".json") ? "json" : "yaml",
     source: `config file "${file}"`,
   });
+}
+
+/** A group's retention in the terms of the domain's `selectForRetention()`. */
+export function retentionPolicy(group: Pick<ProtectionGroup, "policy">): RetentionPolicy {
+  const r = group.policy.retention;
+  return {
+    keepLast: r.keepLast,
+    keepDaily: r.daily,
+    keepWeekly: r.weekly,
+    keepMonthly: r.monthly,
+    keepYearly: r.yearly,
+  };
 }
 
 /** Where secrets come from, injected so nothing deep in the code reads `process.env`. */

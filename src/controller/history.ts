@@ -9,7 +9,7 @@ import { ControllerError } from "./errors.js";
 import type { JobSummary } from "./job-summary.js";
 
 const outcomeSchema = z.object({
-  kind: z.enum(["vm", "shared-disk"]),
+  kind: z.enum(["vm", "shared-disk", "source"]),
   id: z.string(),
   name: z.string(),
   group: z.string().optional(),

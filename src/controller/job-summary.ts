@@ -19,8 +19,9 @@ export interface DiskOutcome {
 }
 
 export interface ObjectOutcome {
-  readonly kind: "vm" | "shared-disk";
-  /** VM id or shared-disk id. */
+  /** `source`: a vSphere endpoint or Hyper-V host/cluster whose inventory failed. */
+  readonly kind: "vm" | "shared-disk" | "source";
+  /** VM id, shared-disk id or source name. */
   readonly id: string;
   readonly name: string;
   readonly group: string | undefined;

@@ -6,6 +6,8 @@ import type { ConfigInput } from "../../src/controller/config-schema.js";
 import type { JobSummary, ObjectOutcome } from "../../src/controller/job-summary.js";
 import { sharedDiskId } from "../../src/controller/plan.js";
 import { SNAPSHOT_PREFIX, type VmDisk, type VmInfo } from "../../src/domain/hypervisor.js";
+import { validateConfig } from "../../src/controller/config.js";
+import { SnapvisorError } from "../../src/domain/errors.js";
 import { FakeDisk, FakeHypervisor, type FakeVm } from "../fakes/fake-hypervisor.js";
 import { FakeRepository } from "../fakes/fake-repository.js";
 import { config, disk, MiB, vm } from "./builders.js";
@@ -210,6 +212,64 @@ describe("runBackupJob()", () => {
     assert.equal(summary.exitCode, 1);
   });
 
+  it("sweeps a snapshot the hypervisor made although the create call failed", async () => {
+    const hv = new FakeHypervisor();
+    const repo = new FakeRepository();
+    addVm(hv, "app-1", { snapshots: ["before-upgrade"] }).faults.failAfterCreate = true;
+    const o = outcome(await cycle(hv, repo), "app-1");
+    assert.equal(o.status, "failed");
+    assert.equal(o.errorCode, "BAD_ANSWER");
+    assert.match(o.messages.join(" "), /removed the half-made snapshot "snapvisor-backup-job-1"/);
+    assert.deepEqual(hv.openSnapshots(), { "app-1": ["before-upgrade"] });
+  });
+
+  it("fails the groups of a source whose inventory fails and backs up the other sources", async () => {
+    const hv = new FakeHypervisor();
+    addVm(hv, "app-1");
+    const down = new FakeHypervisor();
+    down.inventory = async () => {
+      throw new SnapvisorError(
+        "VSPHERE_UNREACHABLE",
+        "Cannot connect to https://vc2.example/sdk: ECONNREFUSED",
+      );
+    };
+    const cfg = validateConfig({
+      vsphere: ["vc1", "vc2"].map((name) => ({
+        name,
+        url: `https://${name}.example/sdk`,
+        user: "u",
+        password: { env: "P" },
+      })),
+      repository: { path: "/r" },
+      protectionGroups: [
+        { name: "one", source: "vc1", vms: [{ pattern: "*" }] },
+        { name: "two", source: "vc2", vms: [{ pattern: "*" }] },
+      ],
+    });
+    const { summary } = await runBackupCycle({
+      config: cfg,
+      sessions: new Map([
+        ["vc1", hv],
+        ["vc2", down],
+      ]),
+      repository: new FakeRepository(),
+      clock,
+      jobId: "job-1",
+    });
+    assert.deepEqual(
+      summary.outcomes.map((o) => [o.kind, o.name, o.status, o.errorCode]),
+      [
+        ["source", "vc2", "failed", "VSPHERE_UNREACHABLE"],
+        ["vm", "app-1", "ok", undefined],
+      ],
+    );
+    assert.match(
+      summary.outcomes[0]?.messages[0] ?? "",
+      /Cannot list the VMs of "vc2" \(groups two not backed up\): Cannot connect/,
+    );
+    assert.equal(summary.exitCode, 1);
+  });
+
   it("keeps open snapshots per datastore and snapshots per host within the limits", async () => {
     const hv = new FakeHypervisor();
     const repo = new FakeRepository();
@@ -299,6 +359,22 @@ describe("runBackupJob()", () => {
     const o = outcome(await cycle(hv, repo), "app-1");
     assert.deepEqual(o.leftoversRemoved, [`${SNAPSHOT_PREFIX}job-0`]);
     assert.deepEqual(hv.openSnapshots(), { "app-1": ["before-upgrade"] });
+  });
+
+  it("keeps the written point and warns when the snapshot cannot be committed", async () => {
+    const hv = new FakeHypervisor();
+    const repo = new FakeRepository();
+    addVm(hv, "app-1").faults.commitFailure = true;
+    const summary = await cycle(hv, repo);
+    const o = outcome(summary, "app-1");
+    assert.equal(o.status, "warning");
+    assert.ok(o.point);
+    assert.equal(repo.points.length, 1);
+    assert.match(
+      o.messages.join(" "),
+      /could not be committed \(the next backup reads in full\): ConvertToReferencePoint failed/,
+    );
+    assert.deepEqual(hv.openSnapshots(), {});
   });
 
   it("warns when the backup snapshot cannot be removed", async () => {

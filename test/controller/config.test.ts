@@ -1,6 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { loadConfig, parseConfig, resolveSecret, validateConfig } from "../../src/controller/config.js";
+import {
+  loadConfig,
+  parseConfig,
+  resolveSecret,
+  retentionPolicy,
+  validateConfig,
+} from "../../src/controller/config.js";
 import { isSnapvisorError } from "../../src/domain/errors.js";
 
 const HOST_KEY = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
@@ -152,6 +158,19 @@ describe("parseConfig() and loadConfig()", () => {
         c.hyperv.clusters[0]?.nodes[1]?.transport.ssh.port,
       2222,
     );
+  });
+
+  it("maps a group's retention onto the domain's retention policy", async () => {
+    const c = await loadConfig("fixtures/config/example.yaml");
+    const sql = c.protectionGroups[0];
+    assert.ok(sql);
+    assert.deepEqual(retentionPolicy(sql), {
+      keepLast: 6,
+      keepDaily: 14,
+      keepWeekly: 8,
+      keepMonthly: 12,
+      keepYearly: 0,
+    });
   });
 
   it("reads JSON with the JSON parser", () => {

@@ -66,6 +66,10 @@ export interface FakeVm {
     readFailure?: string;
     changedAreasFailure?: string;
     removeFailure?: boolean;
+    /** commitSnapshot fails (Hyper-V: ConvertToReferencePoint). */
+    commitFailure?: boolean;
+    /** The snapshot is made, then reading it back fails (the caller gets no handle). */
+    failAfterCreate?: boolean;
     /** Reads wait for this before answering (to abort mid-read). */
     readGate?: Promise<void>;
   };
@@ -126,6 +130,12 @@ export class FakeHypervisor implements HypervisorSession {
     const v = this.#vm(vm);
     const ours = v.snapshots.filter((n) => n.startsWith(SNAPSHOT_PREFIX));
     v.snapshots = v.snapshots.filter((n) => !n.startsWith(SNAPSHOT_PREFIX));
+    for (const [ref, s] of this.#snapshots) {
+      if (s.vmId !== vm.id || !ours.includes(s.name)) continue;
+      this.#snapshots.delete(ref);
+      for (const ds of s.datastores) this.#bump(this.openPerDatastore, this.maxOpenPerDatastore, ds, -1);
+      this.#bump(this.activePerHost, this.maxActivePerHost, v.info.host, -1);
+    }
     this.calls.push(`removeLeftovers ${vm.name}`);
     return ours;
   }
@@ -175,6 +185,8 @@ export class FakeHypervisor implements HypervisorSession {
     v.snapshots.push(name);
     const snap: FakeSnapshot = { ref, name, achieved, reason, disks, vmId: vm.id, frozen, seqAt, datastores };
     this.#snapshots.set(ref, snap);
+    if (v.faults.failAfterCreate)
+      throw new SnapvisorError("BAD_ANSWER", `New snapshot ${ref} is missing from the snapshot tree`);
     return snap;
   }
 
@@ -256,6 +268,8 @@ export class FakeHypervisor implements HypervisorSession {
 
   async commitSnapshot(vm: VmInfo, snapshot: BackupSnapshot): Promise<void> {
     this.calls.push(`commitSnapshot ${vm.name} ${snapshot.name}`);
+    if (this.#vm(vm).faults.commitFailure)
+      throw new SnapvisorError("JOB_FAILED", "ConvertToReferencePoint failed: 32768");
   }
 
   async removeSnapshot(vm: VmInfo, snapshot: BackupSnapshot): Promise<void> {

@@ -1,0 +1,102 @@
+/**
+ * The simulated lab of `snapvisor sim` and `snapvisor demo`: simulators started from scenario files,
+ * their endpoints, a control-API client, and a config that points snapvisor at them.
+ */
+import { request } from "node:https";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startVsphereSimulator, type VsphereSimulator } from "../../../simulators/vsphere/index.js";
+import type { ConfigInput } from "../../controller/config-schema.js";
+
+/** The fixtures folder of the installed package (dist/src/cli/app -> package root). */
+export const FIXTURES = fileURLToPath(new URL("../../../../fixtures/", import.meta.url));
+export const DEMO_VSPHERE_SCENARIO = join(FIXTURES, "scenarios", "vsphere-lab.yaml");
+export const DEMO_PASSWORD_ENV = "SNAPVISOR_LAB_VCENTER_PASSWORD";
+
+export interface Lab {
+  readonly vsphere: VsphereSimulator;
+  readonly vspherePassword: string;
+  readonly vsphereUser: string;
+  endpoints(): Record<string, unknown>;
+  /** A control-API call on the vSphere simulator; the answer's body as bytes. */
+  control(method: string, path: string, body?: unknown): Promise<{ status: number; body: Buffer }>;
+  stop(): Promise<void>;
+}
+
+export async function startLab(options: { dir: string; vsphereScenario?: string }): Promise<Lab> {
+  const scenarioPath = options.vsphereScenario ?? DEMO_VSPHERE_SCENARIO;
+  const vsphere = await startVsphereSimulator({ scenario: scenarioPath, dir: join(options.dir, "vsphere") });
+  const credentials = (
+    vsphere.model as unknown as { scenario: { credentials: { user: string; password: string } } }
+  ).scenario?.credentials;
+  return {
+    vsphere,
+    vsphereUser: credentials.user,
+    vspherePassword: credentials.password,
+    endpoints() {
+      return {
+        vsphere: {
+          sdkUrl: vsphere.sdkUrl,
+          thumbprint: vsphere.thumbprint,
+          controlUrl: vsphere.controlUrl,
+          controlToken: vsphere.controlToken,
+          ssh: vsphere.ssh
+            ? { host: vsphere.ssh.host, port: vsphere.ssh.port, hostKey: vsphere.ssh.hostKeyFingerprint }
+            : null,
+        },
+      };
+    },
+    control(method, path, body) {
+      return new Promise((resolve, reject) => {
+        const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+        const req = request(
+          `${vsphere.controlUrl}${path}`,
+          {
+            method,
+            ca: vsphere.certificatePem,
+            headers: {
+              Authorization: `Bearer ${vsphere.controlToken}`,
+              ...(payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {}),
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+            res.on("error", reject);
+          },
+        );
+        req.on("error", reject);
+        req.end(payload);
+      });
+    },
+    async stop() {
+      await vsphere.stop();
+    },
+  };
+}
+
+/** A config that protects every VM of the lab into `repoDir`; the password comes from DEMO_PASSWORD_ENV. */
+export function labConfig(lab: Lab, repoDir: string): ConfigInput {
+  return {
+    vsphere: [
+      {
+        name: "lab-vcenter",
+        url: lab.vsphere.sdkUrl,
+        user: lab.vsphereUser,
+        password: { env: DEMO_PASSWORD_ENV },
+        tls: { thumbprint: lab.vsphere.thumbprint },
+      },
+    ],
+    repository: { path: repoDir },
+    protectionGroups: [
+      {
+        name: "lab",
+        source: "lab-vcenter",
+        vms: [{ pattern: "*" }],
+        policy: { consistency: "prefer-application", quiesceAttempts: 2 },
+      },
+    ],
+    historyFile: join(repoDir, "..", "history.jsonl"),
+  };
+}
