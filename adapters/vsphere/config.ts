@@ -10,7 +10,10 @@ import type { TlsPolicy } from "./soap/transport.js";
 const fingerprint = z
   .string()
   .transform((s) => s.replace(/[:\s]/g, "").toLowerCase())
-  .refine((s) => /^[0-9a-f]{64}$/.test(s), "expected a SHA-256 fingerprint (64 hex digits, colons allowed)");
+  .refine(
+    (s) => /^([0-9a-f]{64}|[0-9a-f]{40})$/.test(s),
+    "expected a SHA-256 (64 hex digits) or SHA-1 (40) fingerprint, colons allowed",
+  );
 
 const secret = z.object({
   password: z.string().min(1).optional(),
@@ -117,7 +120,7 @@ export function resolveConfig(input: unknown, deps: ResolveEnv): VsphereConfig {
     throw vsphereError("VSPHERE_CONFIG_INVALID", "tls: choose one of thumbprint, caFile or insecure");
   const tlsPolicy: TlsPolicy =
     c.tls.thumbprint !== undefined
-      ? { mode: "pinned", sha256: c.tls.thumbprint }
+      ? { mode: "pinned", fingerprint: c.tls.thumbprint }
       : c.tls.insecure
         ? { mode: "insecure" }
         : { mode: "verify", ca: c.tls.caFile === undefined ? undefined : deps.readFile(c.tls.caFile) };

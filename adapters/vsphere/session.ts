@@ -14,6 +14,7 @@ import type {
   VmInfo,
 } from "../../src/domain/hypervisor.js";
 import type { Clock, DiskSource, Logger } from "../../src/domain/ports.js";
+import { isSnapvisorError, messageOf } from "../../src/domain/errors.js";
 import { changedAreas, enableCbt } from "./cbt.js";
 import type { VimClient } from "./client.js";
 import type { VsphereConfig } from "./config.js";
@@ -84,8 +85,16 @@ export class VsphereSession implements HypervisorSession {
 
   async createSnapshot(vm: VmInfo, request: SnapshotRequest, signal?: AbortSignal): Promise<BackupSnapshot> {
     const deps = this.#snapshotDeps();
-    if (this.#d.config.enableCbt && vm.disks.some((d) => !d.changeTracking))
-      await enableCbt(deps, vm, request.jobId, signal);
+    if (this.#d.config.enableCbt && vm.disks.some((d) => !d.changeTracking)) {
+      // Without CBT every backup is a full read (the snapshot then carries no changeId): worse, not wrong.
+      await enableCbt(deps, vm, request.jobId, signal).catch((err: unknown) => {
+        if (isSnapvisorError(err, "VSPHERE_ABORTED")) throw err;
+        this.#d.logger.warn(
+          { vm: vm.name, err: messageOf(err) },
+          "could not enable changed block tracking; disks will be read in full",
+        );
+      });
+    }
     return createBackupSnapshot(deps, vm, request, signal);
   }
 
@@ -129,11 +138,12 @@ export class VsphereSession implements HypervisorSession {
       );
     }
     const backing = device.backing;
+    // A backing with a parent sits on a user's snapshot chain: the shared VMDK reader follows the
+    // -delta (VMFSsparse) / -sesparse redo logs down to the base through parentFileNameHint.
     if (backing.parent !== undefined) {
-      throw vsphereError(
-        "VSPHERE_DISK_UNSUPPORTED",
-        `Disk ${diskKey} of VM "${vm.name}" sits on a snapshot chain (${backing.fileName} has parent ${backing.parent.fileName}); reading -delta/-sesparse parents of user snapshots is not supported: remove the user snapshots first`,
-        { details: { vm: vm.name, disk: diskKey } },
+      this.#d.logger.debug(
+        { vm: vm.name, disk: diskKey, file: backing.fileName },
+        "reading through a snapshot chain",
       );
     }
     const file = parseDatastorePath(backing.fileName);

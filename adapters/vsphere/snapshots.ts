@@ -150,26 +150,39 @@ export async function createBackupSnapshot(
       fallbackReason = `quiesce failed ${attempts} time(s) (${err.message}); fell back to a crash-consistent snapshot`;
     }
   }
-  const nodes = await snapshotTree(deps, vm, signal);
-  const node = nodes.find((n) => n.snapshot.value === ref.value);
-  if (node === undefined)
-    throw vsphereError(
-      "VSPHERE_BAD_ANSWER",
-      `New snapshot ${ref.value} of VM "${vm.name}" is missing from its snapshot tree`,
+  let snapshot: BackupSnapshot;
+  let why: string;
+  try {
+    const nodes = await snapshotTree(deps, vm, signal);
+    const node = nodes.find((n) => n.snapshot.value === ref.value);
+    if (node === undefined)
+      throw vsphereError(
+        "VSPHERE_BAD_ANSWER",
+        `New snapshot ${ref.value} of VM "${vm.name}" is missing from its snapshot tree`,
+      );
+    const { achieved, reason } = achievedConsistency(vm, node, request.expected);
+    why = reason;
+    snapshot = {
+      ref: ref.value,
+      name: node.name,
+      achieved,
+      reason: fallbackReason !== "" ? fallbackReason : reason,
+      disks: await snapshotDisks(deps.client, ref, vm.name, signal),
+    };
+  } catch (err) {
+    // The snapshot exists but could not be described: remove it now rather than leave it to the sweep.
+    await removeBackupSnapshot(deps, vm, { ref: ref.value, name: snapshotName(request.jobId) }, signal).catch(
+      (e: unknown) =>
+        deps.logger.warn({ vm: vm.name, err: String(e) }, "could not remove a snapshot after a failure"),
     );
-  const { achieved, reason } = achievedConsistency(vm, node, request.expected);
-  const snapshot: BackupSnapshot = {
-    ref: ref.value,
-    name: node.name,
-    achieved,
-    reason: fallbackReason !== "" ? fallbackReason : reason,
-    disks: await snapshotDisks(deps.client, ref, vm.name, signal),
-  };
+    throw err;
+  }
+  const achieved = snapshot.achieved;
   if (request.policy === "require-application" && RANK[achieved] < RANK[request.expected]) {
     await removeBackupSnapshot(deps, vm, snapshot, signal);
     throw vsphereError(
       "VSPHERE_QUIESCE_FAILED",
-      `VM "${vm.name}" reached ${achieved} consistency, not ${request.expected} (${reason}); policy require-application forbids the downgrade`,
+      `VM "${vm.name}" reached ${achieved} consistency, not ${request.expected} (${why}); policy require-application forbids the downgrade`,
       {
         details: { vm: vm.name, achieved },
       },

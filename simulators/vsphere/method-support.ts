@@ -56,14 +56,20 @@ export function task(
   method: string,
   descriptionId: string,
   work: () => VimValue | undefined,
+  cancelable = false,
 ): MethodResult {
   const slow = ctx.model.faults.take(
     "slow-task",
     (r) => r.method === method && (r.vm === undefined || r.vm === vm.name),
   );
-  const t = ctx.model.tasks.start(vm, descriptionId, user(ctx), work, {
-    delayMs: slow?.delayMs,
-    hold: slow?.hold,
-  });
+  const t = ctx.model.tasks.start(
+    vm,
+    descriptionId,
+    user(ctx),
+    work,
+    { delayMs: slow?.delayMs, hold: slow?.hold },
+    true,
+    cancelable,
+  );
   return { type: "ManagedObjectReference", value: t.ref };
 }

@@ -63,6 +63,7 @@ export const VM_METHODS: Record<string, MethodDef> = {
         "CreateSnapshot_Task",
         "VirtualMachine.createSnapshot",
         () => ops.createSnapshot(ctx.model, vm, args).ref,
+        true,
       );
     },
   },

@@ -221,6 +221,16 @@ export const METHODS: Record<string, MethodDef> = {
       };
     },
   },
+  CancelTask: {
+    on: "Task",
+    auth: true,
+    handler: (ctx, self) => {
+      const t = ctx.model.get(self);
+      if (!(t instanceof Task)) throw faults.managedObjectNotFound(self);
+      t.cancel(ctx.model.clock.now());
+      return none;
+    },
+  },
   ...VM_METHODS,
 };
 

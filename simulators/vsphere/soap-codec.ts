@@ -7,20 +7,6 @@ import { XMLParser } from "fast-xml-parser";
 import { VIM_TYPES } from "./vim-types.generated.js";
 import { isDataObject, MoRef, Typed, type DataObject, type VimFault, type VimValue } from "./vim-value.js";
 
-const XSD_PRIMITIVES = new Set([
-  "xsd:string",
-  "xsd:int",
-  "xsd:long",
-  "xsd:short",
-  "xsd:byte",
-  "xsd:boolean",
-  "xsd:dateTime",
-  "xsd:double",
-  "xsd:float",
-  "xsd:base64Binary",
-  "xsd:anyURI",
-]);
-
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) =>
     c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&apos;",
@@ -59,10 +45,10 @@ function primitiveText(type: string, v: VimValue): string {
   throw new Error(`value of type ${typeof v} is not a primitive for ${type}`);
 }
 
+/** `xsd:string` -> ArrayOfString with `<string>` items; `VirtualDevice` -> ArrayOfVirtualDevice. */
 function arrayTypeName(item: string): [arrayType: string, itemElement: string] {
   const bare = item.startsWith("xsd:") ? item.slice(4) : item;
-  const element = item.startsWith("xsd:") ? bare : bare;
-  return [`ArrayOf${bare.charAt(0).toUpperCase()}${bare.slice(1)}`, element];
+  return [`ArrayOf${bare.charAt(0).toUpperCase()}${bare.slice(1)}`, bare];
 }
 
 /**
@@ -97,8 +83,8 @@ function writeTyped(name: string, type: string, value: VimValue, attrs: string):
     return `<${name}${attrs} xsi:type="${arrayType}">${items}</${name}>`;
   }
   if (value instanceof MoRef || isDataObject(value)) return writeElement(name, "xsd:anyType", value, attrs);
-  const xsiType = XSD_PRIMITIVES.has(type) ? type : type; // enums are written by their own name
-  return `<${name}${attrs} xsi:type="${xsiType}">${primitiveText(type, value)}</${name}>`;
+  // xsd primitives keep their prefix (xsd:long); enums are written by their own name.
+  return `<${name}${attrs} xsi:type="${type}">${primitiveText(type, value)}</${name}>`;
 }
 
 export function writeFields(obj: DataObject): string {

@@ -16,6 +16,9 @@ export class Task implements ManagedObject {
   completeTime: Date | undefined;
   result: VimValue | undefined;
   error: VimFault | undefined;
+  cancelled = false;
+  /** Snapshot creation can be cancelled while it waits or runs; most tasks cannot. */
+  cancelable = false;
   #release: (() => void) | undefined;
 
   constructor(
@@ -35,8 +38,8 @@ export class Task implements ManagedObject {
       entity: this.entity.ref,
       entityName: this.entity.name,
       state: this.state,
-      cancelled: false,
-      cancelable: false,
+      cancelled: this.cancelled,
+      cancelable: this.cancelable && (this.state === "queued" || this.state === "running"),
       error: this.error?.localized(),
       result: this.result,
       progress: this.state === "running" ? 0 : undefined,
@@ -51,6 +54,26 @@ export class Task implements ManagedObject {
   properties(): Record<string, Prop> {
     return { info: ["TaskInfo", this.info()] };
   }
+
+  /**
+   * CancelTask: a finished task faults InvalidState, one that cannot be cancelled NotSupported; a
+   * cancelled task ends in error with RequestCanceled and its work is not done.
+   */
+  cancel(now: Date): void {
+    if (this.state === "success" || this.state === "error") {
+      throw new VimFault("InvalidState", "The operation is not allowed in the current state.");
+    }
+    if (!this.cancelable) throw new VimFault("NotSupported", "The operation is not supported on the object.");
+    this.cancelled = true;
+    this.state = "error";
+    this.error = new VimFault("RequestCanceled", "The task was canceled by a user.");
+    this.completeTime = now;
+    this.#release = undefined;
+    this.onCancel?.();
+  }
+
+  /** Frees the entity the task held (set by the TaskManager). */
+  onCancel: (() => void) | undefined;
 
   /** Lets a held task finish (control API). */
   release(): boolean {
@@ -95,6 +118,7 @@ export class TaskManager {
     work: () => VimValue | undefined,
     timing: TaskTiming = {},
     exclusive = true,
+    cancelable = false,
   ): Task {
     const task = new Task(
       this.host.newRef("Task", "task"),
@@ -104,6 +128,11 @@ export class TaskManager {
       this.host.now(),
       this.#chain++,
     );
+    task.cancelable = cancelable;
+    task.onCancel = () => {
+      if (this.#busy.get(entity.ref.key) === task) this.#busy.delete(entity.ref.key);
+      this.host.changed();
+    };
     this.host.register(task);
     this.recent.push(task);
     if (this.recent.length > 200) this.recent.shift();
@@ -121,6 +150,7 @@ export class TaskManager {
       this.host.changed();
     };
     setImmediate(() => {
+      if (task.cancelled) return;
       task.state = "running";
       task.startTime = this.host.now();
       this.host.changed();
@@ -132,7 +162,10 @@ export class TaskManager {
         return;
       }
       if (exclusive) this.#busy.set(entity.ref.key, task);
-      const run = () => finish(() => (task.result = work()));
+      const run = () => {
+        if (task.cancelled) return;
+        finish(() => (task.result = work()));
+      };
       if (timing.hold) void task.hold().then(run);
       else if (timing.delayMs) setTimeout(run, timing.delayMs).unref();
       else run();

@@ -98,7 +98,8 @@ export class VirtualMachine extends Entity {
     init: { power: Power; tools: Tools; toolsVersionStatus: string; now: Date },
   ) {
     super(ref, name);
-    this.vmDir = escapeEntityName(name);
+    // Entity-name escaping, plus `"` (it cannot appear inside the quoted names of descriptors and .vmx).
+    this.vmDir = escapeEntityName(name).replace(/"/g, "%22");
     this.power = init.power;
     this.tools = init.tools;
     this.toolsVersionStatus = init.toolsVersionStatus;

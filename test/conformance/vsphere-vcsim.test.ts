@@ -10,6 +10,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { request } from "node:https";
+import { connect } from "node:tls";
+import { connectVsphere } from "../../adapters/vsphere/index.js";
 import {
   httpGet,
   kid,
@@ -404,5 +406,65 @@ describe("vSphere simulator conformance with vcsim", { skip }, () => {
     assert.deepEqual(a, { cbt: "MethodNotFound", consolidate: "MethodNotFound" });
     // Ours answers with vSphere's fault for a disk whose tracking is off, and runs the consolidation.
     assert.deepEqual(b, { cbt: "FileFault", consolidate: "ok" });
+  });
+
+  it("through the vSphere adapter: the same inventory and snapshot lifecycle on both", async () => {
+    const [a, b] = await both(async (p) => {
+      const url = new URL(p.sdkUrl);
+      const thumbprint = await new Promise<string>((resolve, reject) => {
+        const s = connect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false }, () => {
+          resolve(s.getPeerCertificate().fingerprint256);
+          s.end();
+        });
+        s.on("error", reject);
+      });
+      const session = await connectVsphere(
+        { url: p.sdkUrl, username: "user", password: "pass", tls: { thumbprint }, enableCbt: false },
+        { sleep: () => new Promise<void>((r) => setImmediate(r)) },
+      );
+      try {
+        const vms = await session.inventory();
+        const facts = vms
+          .map((v) => ({
+            name: v.name,
+            power: v.power,
+            tools: v.tools,
+            guestOs: v.guestOs,
+            disks: v.disks.map((d) => d.capacity),
+            snapshots: v.snapshots,
+          }))
+          .sort((x, y) => x.name.localeCompare(y.name));
+        const vm = vms.find((v) => v.name === "DC0_H0_VM0")!;
+        const snap = await session.createSnapshot(vm, {
+          jobId: "conf",
+          expected: "crash",
+          policy: "crash-only",
+          quiesceAttempts: 1,
+        });
+        const during = (await session.inventory()).find((v) => v.name === "DC0_H0_VM0")!.snapshots;
+        await session.removeSnapshot(vm, snap);
+        const afterRemove = (await session.inventory()).find((v) => v.name === "DC0_H0_VM0")!.snapshots;
+        return {
+          facts,
+          achieved: snap.achieved,
+          during,
+          afterRemove,
+          disks: snap.disks.map((d) => d.capacity),
+        };
+      } finally {
+        await session.close();
+      }
+    });
+    // Documented difference: vcsim hard-codes guest.guestFamily=linuxGuest for every VM, ours derives it
+    // from the guest OS (otherGuest) and reports it only while Tools run; the adapter then says other.
+    assert.deepEqual(new Set(a.facts.map((f) => f.guestOs)), new Set(["linux"]));
+    assert.deepEqual(new Set(b.facts.map((f) => f.guestOs)), new Set(["other"]));
+    const noOs = (facts: typeof a.facts) => facts.map(({ guestOs: _, ...rest }) => rest);
+    assert.deepEqual(noOs(b.facts), noOs(a.facts));
+    assert.equal(b.achieved, a.achieved);
+    assert.deepEqual(b.during, a.during);
+    assert.deepEqual(b.afterRemove, a.afterRemove);
+    assert.deepEqual(b.afterRemove, []);
+    assert.deepEqual(b.disks, a.disks);
   });
 });

@@ -3,7 +3,7 @@
  * and AbortSignal. Moves bytes only; no XML here.
  *
  * TLS: `verify` uses the system CAs (or `ca` PEM); `pinned` accepts exactly the certificate whose
- * SHA-256 fingerprint is configured, checked before the first request byte is written (the socket
+ * SHA-256 (or SHA-1) fingerprint is configured, checked before the first request byte is written (the socket
  * is handed to HTTP only after the check); `insecure` skips verification and is only reachable
  * when the user asked for it (config.ts warns).
  */
@@ -15,7 +15,8 @@ import { vsphereError } from "../errors.js";
 
 export type TlsPolicy =
   | { readonly mode: "verify"; readonly ca?: string | undefined }
-  | { readonly mode: "pinned"; readonly sha256: string }
+  /** Hex fingerprint: 64 digits = SHA-256 (preferred), 40 = SHA-1 (what older vSphere UIs show). */
+  | { readonly mode: "pinned"; readonly fingerprint: string }
   | { readonly mode: "insecure" };
 
 export interface HttpRequest {
@@ -57,13 +58,15 @@ function agentFor(policy: TlsPolicy, maxSockets: number): https.Agent {
       ...(policy.ca === undefined ? {} : { ca: policy.ca }),
     });
   if (policy.mode === "insecure") return new https.Agent({ ...base, rejectUnauthorized: false });
-  const expected = normalizeFingerprint(policy.sha256);
+  const expected = normalizeFingerprint(policy.fingerprint);
+  const sha1 = expected.length === 40;
   const agent = new https.Agent({ ...base, rejectUnauthorized: false });
   // Hand the socket to HTTP only once the peer certificate matched the pin.
   const pinned = (options: tls.ConnectionOptions, callback: (err: Error | null, s?: Duplex) => void) => {
     const socket = tls.connect({ ...options, rejectUnauthorized: false });
     socket.once("secureConnect", () => {
-      const seen = normalizeFingerprint(socket.getPeerCertificate().fingerprint256);
+      const cert = socket.getPeerCertificate();
+      const seen = normalizeFingerprint(sha1 ? cert.fingerprint : cert.fingerprint256);
       if (seen === expected) {
         callback(null, socket);
         return;
@@ -72,7 +75,7 @@ function agentFor(policy: TlsPolicy, maxSockets: number): https.Agent {
       callback(
         vsphereError(
           "VSPHERE_TLS_UNTRUSTED",
-          `TLS certificate of ${options.host ?? "server"} does not match the pinned SHA-256 thumbprint (seen ${seen})`,
+          `TLS certificate of ${options.host ?? "server"} does not match the pinned thumbprint (seen ${seen})`,
           {
             details: { seen, expected },
           },
@@ -85,6 +88,9 @@ function agentFor(policy: TlsPolicy, maxSockets: number): https.Agent {
   agent.createConnection = pinned;
   return agent;
 }
+
+/** A reused keep-alive socket was reset before the request was read (internal: retried once). */
+class StaleSocket extends Error {}
 
 export class HttpsTransport {
   readonly #base: URL;
@@ -110,7 +116,21 @@ export class HttpsTransport {
     this.#cookies.clear();
   }
 
-  request(req: HttpRequest): Promise<HttpResponse> {
+  /**
+   * One HTTP exchange. A keep-alive socket the server closed while idle fails with ECONNRESET before
+   * our request was read; that case (and only that one) is repeated once on a fresh socket, as
+   * Node's documentation advises, so even non-idempotent calls survive an idle timeout.
+   */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    try {
+      return await this.#exchange(req);
+    } catch (err) {
+      if (err instanceof StaleSocket) return this.#exchange(req);
+      throw err;
+    }
+  }
+
+  #exchange(req: HttpRequest): Promise<HttpResponse> {
     const url = new URL(req.path, this.#base);
     const maxBytes = req.maxBytes ?? 512 * 1024 * 1024;
     const headers: Record<string, string> = { ...req.headers };
@@ -150,7 +170,8 @@ export class HttpsTransport {
       );
       r.on("error", (err) => {
         done();
-        reject(this.#wrap(err, req.method, url));
+        const reset = "code" in err && err.code === "ECONNRESET";
+        reject(reset && r.reusedSocket ? new StaleSocket() : this.#wrap(err, req.method, url));
       });
       r.on("response", (res) => {
         this.#storeCookies(res.headers["set-cookie"]);

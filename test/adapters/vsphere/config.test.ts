@@ -29,8 +29,12 @@ test("resolveConfig() verifies TLS by default and reads the password from the na
 test("resolveConfig() accepts a pinned thumbprint with or without colons, or a CA file", () => {
   assert.deepEqual(resolveConfig({ ...base, password: "p", tls: { thumbprint: FP } }, deps()).tlsPolicy, {
     mode: "pinned",
-    sha256: "ab".repeat(32),
+    fingerprint: "ab".repeat(32),
   });
+  assert.deepEqual(
+    resolveConfig({ ...base, password: "p", tls: { thumbprint: "CD:".repeat(19) + "CD" } }, deps()).tlsPolicy,
+    { mode: "pinned", fingerprint: "cd".repeat(20) },
+  );
   assert.deepEqual(
     resolveConfig({ ...base, password: "p", tls: { caFile: "/ca.pem" } }, deps({}, { "/ca.pem": "PEM" }))
       .tlsPolicy,

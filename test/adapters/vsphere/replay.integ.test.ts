@@ -94,6 +94,8 @@ function model(
     manifest?: boolean;
     consolidation?: "none" | "needed" | "fails";
     taskInProgress?: number;
+    userDelta?: boolean;
+    hideTree?: boolean;
   } = {},
 ) {
   const tasks = new Map<string, string>();
@@ -108,7 +110,7 @@ function model(
     return { xml: `<returnval type="Task">${t}</returnval>` };
   };
   const tree = () =>
-    nodes.length === 0
+    nodes.length === 0 || opts.hideTree === true
       ? {}
       : {
           snapshot: `<val xsi:type="VirtualMachineSnapshotInfo"><currentSnapshot type="VirtualMachineSnapshot">${nodes[nodes.length - 1]?.ref}</currentSnapshot>${nodes
@@ -135,7 +137,7 @@ function model(
         if (t.type === "VirtualMachineSnapshot")
           return {
             xml: objectContent("VirtualMachineSnapshot", t.value, {
-              "config.hardware.device": `<val xsi:type="ArrayOfVirtualDevice"><VirtualDevice xsi:type="VirtualLsiLogicSASController"><key>1000</key><busNumber>0</busNumber></VirtualDevice><VirtualDevice xsi:type="VirtualDisk"><key>2000</key><deviceInfo><label>Hard disk 1</label><summary>3 GB</summary></deviceInfo><backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds1] sql-01/sql-01.vmdk</fileName><datastore type="Datastore">datastore-11</datastore><diskMode>persistent</diskMode><uuid>6000C29a</uuid><changeId>${UUID}/42</changeId></backing><controllerKey>1000</controllerKey><unitNumber>0</unitNumber><capacityInKB>3145728</capacityInKB><capacityInBytes>3221225472</capacityInBytes></VirtualDevice></val>`,
+              "config.hardware.device": `<val xsi:type="ArrayOfVirtualDevice"><VirtualDevice xsi:type="VirtualLsiLogicSASController"><key>1000</key><busNumber>0</busNumber></VirtualDevice><VirtualDevice xsi:type="VirtualDisk"><key>2000</key><deviceInfo><label>Hard disk 1</label><summary>3 GB</summary></deviceInfo><backing xsi:type="VirtualDiskFlatVer2BackingInfo">${opts.userDelta === true ? "<fileName>[ds1] sql-01/sql-01-000001.vmdk</fileName>" : "<fileName>[ds1] sql-01/sql-01.vmdk</fileName>"}<datastore type="Datastore">datastore-11</datastore><diskMode>persistent</diskMode><uuid>6000C29a</uuid><changeId>${UUID}/42</changeId>${opts.userDelta === true ? `<parent><fileName>[ds1] sql-01/sql-01.vmdk</fileName><diskMode>persistent</diskMode></parent><deltaDiskFormat>seSparseFormat</deltaDiskFormat>` : ""}</backing><controllerKey>1000</controllerKey><unitNumber>0</unitNumber><capacityInKB>3145728</capacityInKB><capacityInBytes>3221225472</capacityInBytes></VirtualDevice></val>`,
             }),
           };
         return undefined;
@@ -298,6 +300,31 @@ describe("snapshots against a scripted vCenter", () => {
     );
     assert.equal(calls("ConsolidateVMDisks_Task").length, 1);
     assert.equal(m.isConsolidationNeeded(), false);
+  });
+
+  test("a snapshot that cannot be read back is removed at once, and the error names it", async () => {
+    const m = model({ hideTree: true });
+    const s = await open(m.handler);
+    await assert.rejects(
+      s.createSnapshot(vm(), { jobId: "j8", expected: "crash", policy: "crash-only", quiesceAttempts: 1 }),
+      (e) => isSnapvisorError(e, "VSPHERE_BAD_ANSWER") && /missing from its snapshot tree/.test(e.message),
+    );
+    assert.equal(calls("RemoveSnapshot_Task").length, 1);
+    assert.equal(m.nodes.length, 0);
+  });
+
+  test("when CBT cannot be enabled the snapshot is still taken (full reads follow) with a warning", async () => {
+    const m = model();
+    const s = await open(m.handler);
+    const noCbt = vm({ disks: vm().disks.map((d) => ({ ...d, changeTracking: false })) });
+    const snap = await s.createSnapshot(noCbt, {
+      jobId: "j9",
+      expected: "crash",
+      policy: "crash-only",
+      quiesceAttempts: 1,
+    });
+    assert.equal(calls("ReconfigVM_Task").length, 1);
+    assert.equal(snap.name, `${SNAPSHOT_PREFIX}j9`);
   });
 
   test("a failed consolidation ends in VSPHERE_CONSOLIDATION_FAILED naming the VM", async () => {

@@ -14,6 +14,7 @@ import type { SoapValue } from "../../../adapters/vsphere/soap/envelope.js";
 import { isSnapvisorError } from "../../../src/domain/errors.js";
 import { SNAPSHOT_PREFIX, type VmInfo } from "../../../src/domain/hypervisor.js";
 import { captureLogger } from "./helpers/logs.js";
+import { buildCowd } from "../../disk/esx-delta-files.js";
 import { startVcsim, type Vcsim } from "./helpers/vcsim.js";
 
 const PASSWORD = `s3cr3t <&> "pw" ü`;
@@ -96,18 +97,21 @@ describe("vSphere adapter against vcsim", () => {
     await assert.rejects(connect({ tls: {} }), (e) => isSnapvisorError(e, "VSPHERE_TLS_UNTRUSTED"));
   });
 
-  test("a pinned SHA-256 thumbprint is accepted when it matches and refused when it does not", async () => {
+  test("a pinned SHA-256 or SHA-1 thumbprint is accepted when it matches and refused when it does not", async () => {
     const { port } = new URL(sim.origin);
-    const fingerprint = await new Promise<string>((resolve, reject) => {
+    const cert = await new Promise<tls.PeerCertificate>((resolve, reject) => {
       const s = tls.connect({ host: "127.0.0.1", port: Number(port), rejectUnauthorized: false }, () => {
-        resolve(s.getPeerCertificate().fingerprint256);
+        resolve(s.getPeerCertificate());
         s.end();
       });
       s.once("error", reject);
     });
-    const pinned = await connect({ tls: { thumbprint: fingerprint } });
-    assert.ok((await pinned.inventory()).length > 0);
-    await pinned.close();
+    const fingerprint = cert.fingerprint256;
+    for (const thumbprint of [fingerprint, cert.fingerprint]) {
+      const pinned = await connect({ tls: { thumbprint } });
+      assert.ok((await pinned.inventory()).length > 0);
+      await pinned.close();
+    }
     const wrong = fingerprint.replace(/^../, fingerprint.startsWith("00") ? "11" : "00");
     await assert.rejects(connect({ tls: { thumbprint: wrong } }), (e) =>
       isSnapvisorError(e, "VSPHERE_TLS_UNTRUSTED"),
@@ -268,6 +272,21 @@ describe("vSphere adapter against vcsim", () => {
     ]);
   });
 
+  test("a hostile job id round-trips in the snapshot name and its leftover is still found and removed", async () => {
+    const vm = await vmNamed("DC0_C0_RP0_VM2");
+    const jobId = `<a&b> "q" 'x' ü 😀`;
+    const snap = await session.createSnapshot(vm, {
+      jobId,
+      expected: "crash",
+      policy: "crash-only",
+      quiesceAttempts: 1,
+    });
+    assert.equal(snap.name, `${SNAPSHOT_PREFIX}${jobId}`);
+    assert.deepEqual((await vmNamed("DC0_C0_RP0_VM2")).snapshots, [snap.name]);
+    assert.deepEqual(await session.removeLeftovers(vm), [snap.name]);
+    assert.deepEqual((await vmNamed("DC0_C0_RP0_VM2")).snapshots, []);
+  });
+
   test("openDisk() reads the snapshot's flat extent over /folder with Range, byte for byte", async () => {
     const vm = await vmNamed("DC0_C0_RP0_VM0");
     const disk = vm.disks[0]!;
@@ -304,16 +323,60 @@ describe("vSphere adapter against vcsim", () => {
     await session.removeSnapshot(vm, snap);
   });
 
-  test("openDisk() refuses a descriptor of a snapshot delta with VSPHERE_DISK_UNSUPPORTED", async () => {
-    const vm = await vmNamed("DC0_C0_RP0_VM0");
-    const delta = `createType="vmfsSparse"\nparentCID=d7980f7a\nparentFileNameHint="base.vmdk"\nRW 2048 VMFSSPARSE "disk1-delta.vmdk"\n`;
-    await session.client.transport.request({
-      method: "PUT",
-      path: folderUrl({ datastore: "LocalDS_0", path: "DC0_C0_RP0_VM0/disk1.vmdk" }, "DC0"),
-      body: delta,
-    });
+  test("openDisk() reads through a user snapshot's VMFSsparse redo log down to the base disk", async () => {
+    const vm = await vmNamed("DC0_C0_RP0_VM1");
+    const disk = vm.disks[0]!;
+    const sectors = disk.capacity / 512;
+    const base = randomBytes(disk.capacity);
+    const grains = new Map<number, Uint8Array>([
+      [0, randomBytes(512)],
+      [777, randomBytes(512)],
+      [sectors - 1, randomBytes(512)],
+    ]);
+    const expected = Buffer.from(base);
+    for (const [sector, bytes] of grains) expected.set(bytes, sector * 512);
+    const put = async (file: string, body: string | Buffer) => {
+      const res = await session.client.transport.request({
+        method: "PUT",
+        path: folderUrl({ datastore: "LocalDS_0", path: `DC0_C0_RP0_VM1/${file}` }, "DC0"),
+        body,
+      });
+      assert.ok(res.status < 300, `PUT ${file}: ${res.status}`);
+    };
+    // The snapshot's backing (disk1.vmdk) is the user's delta; its parent is the base disk.
+    await put(
+      "base.vmdk",
+      `# Disk DescriptorFile\nversion=1\nCID=0badc0de\nparentCID=ffffffff\ncreateType="vmfs"\nRW ${sectors} VMFS "base-flat.vmdk"\n`,
+    );
+    await put("base-flat.vmdk", base);
+    await put(
+      "disk1.vmdk",
+      `# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=0badc0de\nparentFileNameHint="base.vmdk"\ncreateType="vmfsSparse"\nRW ${sectors} VMFSSPARSE "disk1-delta.vmdk"\n`,
+    );
+    await put("disk1-delta.vmdk", buildCowd(sectors, grains));
     const snap = await session.createSnapshot(vm, {
       jobId: "read-2",
+      expected: "crash",
+      policy: "crash-only",
+      quiesceAttempts: 1,
+    });
+    const source = await session.openDisk(vm, snap, disk.key);
+    const all = new Uint8Array(disk.capacity);
+    assert.equal(await source.read(all, 0), disk.capacity);
+    assert.ok(Buffer.from(all).equals(expected));
+    await source.close();
+    await session.removeSnapshot(vm, snap);
+  });
+
+  test("openDisk() refuses a vSAN delta with VSPHERE_DISK_UNSUPPORTED", async () => {
+    const vm = await vmNamed("DC0_C0_RP0_VM1");
+    await session.client.transport.request({
+      method: "PUT",
+      path: folderUrl({ datastore: "LocalDS_0", path: "DC0_C0_RP0_VM1/disk1.vmdk" }, "DC0"),
+      body: `# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=0badc0de\nparentFileNameHint="base.vmdk"\ncreateType="vsanSparse"\nRW 2048 VSANSPARSE "vsan://52a1"\n`,
+    });
+    const snap = await session.createSnapshot(vm, {
+      jobId: "read-3",
       expected: "crash",
       policy: "crash-only",
       quiesceAttempts: 1,

@@ -184,4 +184,39 @@ describe("vSphere simulator snapshots and consistency", () => {
     assert.equal(textAt(done, "state"), "success");
     assert.ok(kid(done, "startTime") && kid(done, "completeTime"));
   });
+
+  it("CancelTask cancels a waiting snapshot (RequestCanceled, no snapshot), faults on finished or uncancelable tasks", async () => {
+    const vm = await lab.vm("slow");
+    await lab.control("POST", "/faults", {
+      kind: "slow-task",
+      method: "CreateSnapshot_Task",
+      vm: "slow",
+      hold: true,
+      times: 1,
+    });
+    const [t] = await lab.client.ok("CreateSnapshot_Task", vm, snapshotArgs("to-cancel", false));
+    assert.ok((await lab.client.call("CancelTask", ref(t))).ok);
+    const info = await lab.waitTask(ref(t));
+    assert.equal(textAt(info, "state"), "error");
+    assert.equal(textAt(info, "cancelled"), "true");
+    assert.equal(xsiType(kid(info, "error", "fault")!), "RequestCanceled");
+    await lab.control("POST", "/tasks/release");
+    assert.equal(findNode(await lab.prop(vm, "snapshot"), "to-cancel"), undefined);
+    const again = await lab.client.call("CancelTask", ref(t));
+    assert.ok(!again.ok);
+    assert.equal(again.faultType, "InvalidState");
+    await lab.control("POST", "/faults", {
+      kind: "slow-task",
+      method: "PowerOffVM_Task",
+      vm: "slow",
+      hold: true,
+      times: 1,
+    });
+    const [p] = await lab.client.ok("PowerOffVM_Task", vm);
+    const refused = await lab.client.call("CancelTask", ref(p));
+    assert.ok(!refused.ok);
+    assert.equal(refused.faultType, "NotSupported");
+    await lab.control("POST", "/tasks/release");
+    assert.equal(textAt(await lab.waitTask(ref(p)), "state"), "success");
+  });
 });

@@ -213,4 +213,21 @@ describe("vSphere simulator SOAP endpoint", () => {
     assert.equal(name?.text, `<a&b> "quoted" 'single' %2f back%5cslash 100%25 ünï`);
     assert.ok(esc(HOSTILE).includes("&lt;a&amp;b&gt;"));
   });
+
+  it("answers as a standalone ESXi host (HostAgent) when the scenario says product: esxi", async () => {
+    const esx = await startLab({ ...scenario([vmSpec("solo", { host: "esx-03" })]), product: "esxi" });
+    try {
+      const [sc] = await esx.client.ok("RetrieveServiceContent", SI);
+      assert.equal(textAt(sc, "about", "apiType"), "HostAgent");
+      assert.equal(textAt(sc, "about", "productLineId"), "embeddedEsx");
+      const events = await esx.client.ok(
+        "QueryEvents",
+        ref(kid(sc, "eventManager")),
+        "<filter><maxCount>5</maxCount></filter>",
+      );
+      assert.ok(events.length > 0);
+    } finally {
+      await esx.stop();
+    }
+  });
 });
