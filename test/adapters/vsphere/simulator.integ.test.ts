@@ -175,7 +175,7 @@ describe("vSphere adapter against the project's simulator", () => {
     const disk2 = s2.disks[0]!;
     assert.notEqual(disk2.changeId, disk1.changeId);
     const incr = await session.changedAreas(after, s2, disk2, {
-      changeId: disk1.changeId!,
+      changeId: disk1.changeId,
       capacity: disk1.capacity,
     });
     assert.equal(incr.kind, "incremental");
