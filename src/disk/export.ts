@@ -121,25 +121,43 @@ export async function exportDisk(
   const sink = await openSink(options.format, path, capacity, options);
   let bytesRead = 0;
   let dataBytes = 0;
-  try {
-    const buffer = new Uint8Array(READ_SIZE);
+  // The next piece is read while the current one is written (two buffers in flight). Pieces are
+  // generated lazily: a 64 TiB disk would otherwise list 64 million of them.
+  function* piecesOf(): Generator<{ at: number; length: number }> {
     for (const e of clipExtents(units, capacity)) {
       for (let at = e.start; at < e.start + e.length; at += READ_SIZE) {
-        throwIfAborted(options.signal, `Exporting to "${path}"`);
-        const piece = buffer.subarray(0, Math.min(READ_SIZE, e.start + e.length - at));
-        const got = await disk.read(piece, at, options.signal);
-        bytesRead += got;
-        for (let u = 0; u < got; u += UNIT) {
-          const unit = piece.subarray(u, Math.min(u + UNIT, got));
-          if (isAllZero(unit)) continue;
-          await sink.put(unit, at + u);
-          dataBytes += unit.length;
-        }
-        options.onProgress?.(at + got, capacity);
+        yield { at, length: Math.min(READ_SIZE, e.start + e.length - at) };
       }
+    }
+  }
+  const buffers = [new Uint8Array(READ_SIZE), new Uint8Array(READ_SIZE)];
+  let turn = 0;
+  const readPiece = async (p: { at: number; length: number }): Promise<{ at: number; bytes: Uint8Array }> => {
+    throwIfAborted(options.signal, `Exporting to "${path}"`);
+    const piece = (buffers[turn++ % 2] as Uint8Array).subarray(0, p.length);
+    return { at: p.at, bytes: piece.subarray(0, await disk.read(piece, p.at, options.signal)) };
+  };
+  const pieces = piecesOf();
+  let pending: Promise<{ at: number; bytes: Uint8Array }> | undefined;
+  try {
+    let next = pieces.next();
+    pending = next.done === true ? undefined : readPiece(next.value);
+    while (pending !== undefined) {
+      const { at, bytes } = await pending;
+      next = pieces.next();
+      pending = next.done === true ? undefined : readPiece(next.value);
+      bytesRead += bytes.length;
+      for (let u = 0; u < bytes.length; u += UNIT) {
+        const unit = bytes.subarray(u, Math.min(u + UNIT, bytes.length));
+        if (isAllZero(unit)) continue;
+        await sink.put(unit, at + u);
+        dataBytes += unit.length;
+      }
+      options.onProgress?.(at + bytes.length, capacity);
     }
     await sink.finish();
   } catch (err) {
+    await pending?.catch(() => undefined);
     await sink.abort().catch(() => undefined);
     await unlink(path).catch(() => undefined);
     throw err;

@@ -162,6 +162,19 @@ describe("disk codecs", () => {
     assert.equal(round.capacity, 4096);
   });
 
+  it("parseDescriptor() ends the text at the first NUL, ignoring stale bytes after it", () => {
+    const text =
+      '# Disk DescriptorFile\nCID=abc\nparentCID=ffffffff\ncreateType="monolithicSparse"\nRW 8 SPARSE "a.vmdk"\n';
+    const area = Buffer.alloc(1024);
+    area.write(
+      text + "\0" + 'ntCID=ffffffff\ncreateType="monolithicSparse"\nRW 8 SPARSE "a.vmdk"\n',
+      "latin1",
+    );
+    const d = parseDescriptor(area, "a.vmdk");
+    assert.equal(d.cid, "abc");
+    assert.equal(d.extents.length, 1);
+  });
+
   it("parseDescriptor() refuses garbled descriptors with VMDK_DESCRIPTOR_INVALID", () => {
     const bad = [
       '# Disk DescriptorFile\ncreateType="vmfs"\n',

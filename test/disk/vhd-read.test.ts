@@ -83,6 +83,16 @@ describe("VHD (v1) reader against qemu-img", { skip: qemuMissing }, () => {
     } finally {
       await disk.close();
     }
+
+    // The same child over a parent with another unique id (a re-created parent) is refused.
+    const orphan = join(dir, "orphan.avhd");
+    const otherFooter = Buffer.from(parentBytes.subarray(parentBytes.length - 512));
+    otherFooter[70] = (otherFooter[70] ?? 0) ^ 0xff;
+    await writeFile(orphan, buildDifferencingVhd(size, otherFooter, ".\\parent.vhd", sectors));
+    await assert.rejects(
+      openDiskImage(orphan),
+      (e) => isSnapvisorError(e, "VHD_INVALID") && /unique id/.test(String(e)),
+    );
   });
 
   it("refuses a VHD with a damaged footer checksum and BAT entries past the end", async () => {

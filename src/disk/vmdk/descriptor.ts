@@ -64,11 +64,11 @@ export function parseDescriptor(bytes: Uint8Array, path: string): VmdkDescriptor
       ...details,
     });
   };
-  // Embedded descriptors are NUL-padded to their area's size.
+  // The text ends at the first NUL, as VMware and qemu read it: embedded descriptors are NUL-padded,
+  // and rewriting a descriptor in place (a new, shorter CID) can leave old bytes after the NUL.
   const nul = bytes.indexOf(0);
   const body = nul === -1 ? bytes : bytes.subarray(0, nul);
   if (body.length > MAX_DESCRIPTOR_BYTES) fail(`${body.length} bytes is larger than ${MAX_DESCRIPTOR_BYTES}`);
-  if (bytes.subarray(body.length).some((b) => b !== 0)) fail("binary data after the text");
   const text = Buffer.from(body).toString("utf8");
   if (hasControlCharacters(text)) fail("control characters or invalid UTF-8 in the text");
 
