@@ -140,12 +140,9 @@ export class BlobCodec {
   }
 }
 
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(err);
-  }
+async function settle<T>(fn: () => T): Promise<T> {
+  await Promise.resolve();
+  return fn();
 }
 
 function aad(header: Buffer, name: string): Buffer {
