@@ -44,7 +44,10 @@ export interface SealedChunk {
   readonly id: Buffer | null;
   /** The blob to store, in order (empty for a zero chunk). */
   readonly parts: readonly Buffer[];
-  /** The input's memory, given back: the caller's buffer for the next chunk. */
+  /**
+   * The input's memory, given back (for the caller's next chunk). The parts are usually ranges of
+   * it, so it must not be reused before they are written; its bytes are no longer the input's.
+   */
   readonly buffer: Buffer;
 }
 
@@ -102,7 +105,7 @@ export class ChunkWorkers {
    * which travels to a worker and comes back as `buffer`; otherwise `input` is copied.
    */
   async seal(scheme: number, input: Buffer, owned = false): Promise<SealedChunk> {
-    const { buf, at } = carry(input, owned);
+    const { buf, at } = carry(input, owned ? "give" : "copy");
     const reply = (await this.#call({
       op: "seal",
       seq: 0,
@@ -118,20 +121,37 @@ export class ChunkWorkers {
     };
   }
 
-  /** Opens a chunk blob stored under `hex` and checks its content hashes to `hex`. */
+  /** Opens a chunk blob stored under `hex` (the caller is done with it) and checks it hashes to `hex`. */
   async open(scheme: number, hex: string, blob: Buffer): Promise<Buffer> {
-    const { buf, at } = carry(blob, true);
-    const reply = (await this.#call({
-      op: "open",
-      seq: 0,
-      scheme,
-      hex,
-      buf,
-      at,
-      length: blob.length,
-    })) as OpenReply;
+    const { buf, at } = carry(blob, "spare");
+    return (await this.#open(scheme, hex, buf, at, blob.length)).plain;
+  }
+
+  /**
+   * `open` of the blob held in the first `length` bytes of `buffer`, whose whole memory the caller
+   * hands over: the plaintext comes back inside it when it fits (size lane buffers for a chunk plus
+   * CHUNK_BLOB_OVERHEAD), and `buffer` is that memory for the caller's next read.
+   */
+  openIn(
+    scheme: number,
+    hex: string,
+    buffer: Buffer,
+    length: number,
+  ): Promise<{ plain: Buffer; buffer: Buffer }> {
+    const { buf, at } = carry(buffer, "give");
+    return this.#open(scheme, hex, buf, at, length);
+  }
+
+  async #open(
+    scheme: number,
+    hex: string,
+    buf: ArrayBuffer,
+    at: number,
+    length: number,
+  ): Promise<{ plain: Buffer; buffer: Buffer }> {
+    const reply = (await this.#call({ op: "open", seq: 0, scheme, hex, buf, at, length })) as OpenReply;
     if ("error" in reply) throw new ChunkOpenError(reply.error);
-    return toBuffer(reply.plain, reply.buf);
+    return { plain: toBuffer(reply.plain, reply.buf), buffer: Buffer.from(reply.buf) };
   }
 
   #call(msg: WorkerRequest & { seq: number; buf: ArrayBuffer }): Promise<SealReply | OpenReply> {
@@ -177,10 +197,15 @@ export class ChunkWorkers {
   }
 }
 
-/** The memory to send: the whole backing store when the caller owns it, else a copy. */
-function carry(input: Buffer, owned: boolean): { buf: ArrayBuffer; at: number } {
+/**
+ * The memory to send. "give": the caller gives up all of `input`'s backing store. "spare": the
+ * caller is done with `input`, which travels as is when it spans all of its backing store (a file's
+ * contents; never a slice of Buffer's shared pool). Anything else is copied.
+ */
+function carry(input: Buffer, mode: "give" | "spare" | "copy"): { buf: ArrayBuffer; at: number } {
   const backing = input.buffer;
-  if (owned && backing instanceof ArrayBuffer && input.byteLength >= 4096) {
+  const whole = input.byteOffset === 0 && input.byteLength === backing.byteLength;
+  if (backing instanceof ArrayBuffer && (mode === "give" || (mode === "spare" && whole))) {
     return { buf: backing, at: input.byteOffset };
   }
   const copy = new ArrayBuffer(input.length);

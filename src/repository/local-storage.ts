@@ -80,6 +80,35 @@ export class LocalStorage implements Storage {
     }
   }
 
+  async getInto(key: string, target: Buffer): Promise<number | undefined> {
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(this.#path(key), "r");
+    } catch (err) {
+      if (errno(err) === "ENOENT") return undefined;
+      throw ioError(err, "read", key);
+    }
+    try {
+      let done = 0;
+      for (;;) {
+        // One byte of room past the target tells an object that does not fit.
+        const room = done < target.length ? target.length - done : 1;
+        const into = done < target.length ? target : Buffer.alloc(1);
+        const { bytesRead } = await fh.read(into, done < target.length ? done : 0, room, done);
+        if (bytesRead === 0) return done;
+        if (done >= target.length) {
+          throw repoError("STORAGE_IO", `Object ${key} is larger than the ${target.length} bytes expected`);
+        }
+        done += bytesRead;
+      }
+    } catch (err) {
+      if ((err as Error).name === "SnapvisorError") throw err;
+      throw ioError(err, "read", key);
+    } finally {
+      await fh.close();
+    }
+  }
+
   async putIfAbsent(key: string, data: ObjectData): Promise<boolean> {
     const path = this.#path(key);
     try {

@@ -186,6 +186,33 @@ export class Repository {
   }
 
   /**
+   * `getChunk` through a lane's buffer (at least chunk size + CHUNK_BLOB_OVERHEAD bytes, whose
+   * memory the call takes over): the plaintext comes back as a view of the returned `buffer`, to be
+   * used before that buffer's next read.
+   */
+  async readChunkIn(
+    id: Buffer,
+    buffer: Buffer,
+    signal?: AbortSignal,
+  ): Promise<{ plain: Buffer; buffer: Buffer }> {
+    const hex = id.toString("hex");
+    const length = await this.storage.getInto(keys.chunk(hex), buffer, signal);
+    if (length === undefined)
+      throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
+        details: { chunk: hex },
+      });
+    try {
+      return await chunkWorkers().openIn(this.#scheme, hex, buffer, length);
+    } catch (err) {
+      if (!(err instanceof ChunkOpenError)) throw err;
+      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: ${err.message}`, {
+        cause: err,
+        details: { chunk: hex },
+      });
+    }
+  }
+
+  /**
    * Opens a chunk blob (which the call takes over) on a worker thread and checks that its plaintext
    * hashes to `hex`; CHUNK_CORRUPT names `from` when the blob came from elsewhere.
    */

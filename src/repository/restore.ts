@@ -1,6 +1,9 @@
 import * as fs from "node:fs/promises";
 import type { Writable } from "node:stream";
+import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
 import { repoError } from "./errors.js";
+import { Limiter } from "./limiter.js";
+import { runLanes } from "./pool.js";
 import type { DiskIndex } from "./index-format.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
 
@@ -72,20 +75,20 @@ export async function restoreToFile(
     let restored = 0;
     const slots = dataSlots(index);
     const total = slots.reduce((n, s) => n + index.slotLength(s), 0);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < slots.length) {
-        options.signal?.throwIfAborted();
-        const slot = slots[next++]!;
-        const data = await repo.getChunk(index.id(slot), options.signal);
-        checkLength(data, index, slot, ref);
-        await fh.write(data, 0, data.length, slot * index.chunkSize);
-        done += data.length;
-        restored++;
-        options.onProgress?.({ bytesDone: done, bytesTotal: total });
-      }
-    };
-    await Promise.all(Array.from({ length: options.concurrency ?? repo.inFlight("read") }, worker));
+    const lanes = options.concurrency ?? repo.inFlight("read");
+    // Writes to one file take its inode lock: in parallel they spin on it (15% of a restore's CPU
+    // here), so lanes fetch and open chunks in parallel and take turns to write.
+    const writes = new Limiter(1);
+    await runLanes(slots, lanes, index.chunkSize + CHUNK_BLOB_OVERHEAD, async (slot, buffer) => {
+      options.signal?.throwIfAborted();
+      const { plain, buffer: back } = await repo.readChunkIn(index.id(slot), buffer, options.signal);
+      checkLength(plain, index, slot, ref);
+      await writes.run(() => writeFully(fh, plain, slot * index.chunkSize));
+      done += plain.length;
+      restored++;
+      options.onProgress?.({ bytesDone: done, bytesTotal: total });
+      return back;
+    });
     await fh.sync();
     return { capacity: index.capacity, chunksRestored: restored, zeroChunks: index.count - slots.length };
   } finally {
@@ -135,6 +138,13 @@ export async function restoreToStream(
     await Promise.allSettled(fetches.values());
   }
   return { capacity: index.capacity, chunksRestored: restored, zeroChunks: index.count - restored };
+}
+
+async function writeFully(fh: fs.FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length;) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
 }
 
 function dataSlots(index: DiskIndex): number[] {

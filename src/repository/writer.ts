@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ConsistencyRecord, DiskSource, Extent, Hypervisor } from "../domain/ports.js";
+import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
 import { repoError } from "./errors.js";
 import { checkExtents, slotsTouched } from "./extents.js";
 import { checkSegment, newPointId } from "./ids.js";
@@ -196,7 +197,8 @@ async function writeDisk(
   const bytesTotal = slots.reduce((n, s) => n + index.slotLength(s), 0);
   const pending = new Map<string, Promise<void>>();
 
-  await runLanes(slots, options.concurrency ?? repo.inFlight("write"), cs, async (slot, buffer) => {
+  const lanes = options.concurrency ?? repo.inFlight("write");
+  await runLanes(slots, lanes, cs + CHUNK_BLOB_OVERHEAD, async (slot, buffer) => {
     options.signal?.throwIfAborted();
     const length = index.slotLength(slot);
     await readFully(input, buffer.subarray(0, length), slot * cs, options.signal);

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
-import { BlobCodec, BlobKind } from "../../src/repository/blob.js";
+import { BlobCodec, BlobKind, CHUNK_BLOB_OVERHEAD } from "../../src/repository/blob.js";
 import { ChunkOpenError, ChunkWorkers } from "../../src/repository/chunk-workers.js";
 import { seededBytes } from "./helpers.js";
 
@@ -44,16 +44,39 @@ describe("chunk workers", () => {
     assert.deepEqual(sealed.parts, []);
   });
 
-  it("give an owned buffer's memory back, holding the same bytes, and leave a borrowed one intact", async () => {
+  it("give an owned buffer's memory back with the sealed blob inside it, and leave a borrowed one intact", async () => {
     const data = text(512 * KiB);
-    const mine = owned(data);
-    const sealed = await workers.seal(plain, mine, true);
+    const mine = Buffer.allocUnsafeSlow(data.length + CHUNK_BLOB_OVERHEAD);
+    data.copy(mine);
+    const sealed = await workers.seal(plain, mine.subarray(0, data.length), true);
     assert.equal(mine.length, 0, "the owned buffer travelled to the worker");
-    assert.equal(sealed.buffer.length, data.length);
-    assert.deepEqual(sealed.buffer, data);
+    assert.equal(sealed.buffer.length, data.length + CHUNK_BLOB_OVERHEAD);
+    assert.ok(
+      sealed.parts.every((p) => p.buffer === sealed.buffer.buffer),
+      "the blob is placed in the buffer",
+    );
+    const hex = sealed.id!.toString("hex");
+    assert.deepEqual(new BlobCodec(null).openSync(BlobKind.chunk, hex, Buffer.concat(sealed.parts)), data);
     const borrowed = Buffer.from(data);
     await workers.seal(plain, borrowed);
     assert.deepEqual(borrowed, data);
+  });
+
+  it("open a blob inside a lane's buffer and give the plaintext back in the same memory", async () => {
+    for (const [scheme, data] of [
+      [plain, text(700 * KiB)],
+      [plain, seededBytes(700 * KiB, 11)],
+      [sealedUnder, text(700 * KiB)],
+    ] as const) {
+      const sealed = await workers.seal(scheme, data);
+      const blob = Buffer.concat(sealed.parts);
+      const lane = Buffer.allocUnsafeSlow(700 * KiB + CHUNK_BLOB_OVERHEAD);
+      blob.copy(lane);
+      const out = await workers.openIn(scheme, sealed.id!.toString("hex"), lane, blob.length);
+      assert.deepEqual(out.plain, data);
+      assert.equal(out.plain.buffer, out.buffer.buffer);
+      assert.equal(out.buffer.length, 700 * KiB + CHUNK_BLOB_OVERHEAD);
+    }
   });
 
   it("store random data raw (the sample predicts no saving) and text compressed", async () => {
