@@ -7,10 +7,7 @@ import type { OpenReply, Part, SealReply, WorkerRequest } from "./chunk-workers.
 
 /**
  * A chunk worker (see chunk-workers.ts): hashes, compresses and seals chunks for writing, and opens
- * and checks them for reading, off the main thread. The caller's buffer travels here and back by
- * transfer, and the result goes back inside it whenever it fits (a raw payload already is a range
- * of it; a compressed, encrypted or decompressed one is copied in), so neither thread allocates per
- * chunk.
+ * and checks them for reading, off the main thread, on the caller's lane in place.
  */
 const schemes = new Map<number, { codec: BlobCodec; idKey: Buffer | null }>();
 
@@ -24,20 +21,29 @@ const collect = runInNewContext("gc") as (options: { type: "minor" }) => void;
 const COLLECT_EVERY = 8 * 1024 * 1024;
 let sinceCollect = 0;
 
-/** The result as ranges of `buf` when it fits there (copied in unless it is a range already). */
-function placed(parts: readonly Buffer[], buf: ArrayBuffer): Part[] {
-  if (parts.every((p) => p.buffer === buf)) return parts.map((p) => ({ at: p.byteOffset, length: p.length }));
+type Memory = ArrayBuffer | SharedArrayBuffer;
+
+/**
+ * The result moved to the lane's start, back to back, when it fits the lane's room; at most one
+ * part may already lie in the lane (the input itself, raw): parts are placed last to first, so
+ * that one moves (memmove) before anything lands over it.
+ */
+function placed(parts: readonly Buffer[], buf: Memory, at: number, room: number): Part[] {
+  const inLane = parts.filter((p) => p.buffer === buf).length;
   const total = parts.reduce((n, p) => n + p.length, 0);
-  if (total > buf.byteLength || parts.some((p) => p.buffer === buf)) {
-    // No room, or a range of `buf` that copying in could overwrite: the other parts are cloned.
-    return parts.map((p) =>
-      p.buffer === buf ? { at: p.byteOffset, length: p.length } : p.length < 4096 ? new Uint8Array(p) : p,
-    );
+  if (total > room || inLane > 1) {
+    // No room: ranges of the lane stay where they are, the rest is cloned out of native memory.
+    return parts.map((p) => (p.buffer === buf ? { at: p.byteOffset, length: p.length } : new Uint8Array(p)));
   }
-  const into = Buffer.from(buf);
-  let at = 0;
-  for (const p of parts) at += p.copy(into, at);
-  return [{ at: 0, length: total }];
+  const lane = Buffer.from(buf, at, room);
+  let end = total;
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const p = parts[i]!;
+    end -= p.length;
+    if (p.buffer === buf) lane.copyWithin(end, p.byteOffset - at, p.byteOffset - at + p.length);
+    else p.copy(lane, end);
+  }
+  return [{ at, length: total }];
 }
 
 function handle(msg: WorkerRequest): SealReply | OpenReply | undefined {
@@ -54,14 +60,19 @@ function handle(msg: WorkerRequest): SealReply | OpenReply | undefined {
     if (isAllZero(view)) return { seq: msg.seq, buf: msg.buf, id: null, parts: [] };
     const id = chunkIdOf(scheme.idKey, view);
     const parts = scheme.codec.sealSync(BlobKind.chunk, id.toString("hex"), view);
-    return { seq: msg.seq, buf: msg.buf, id: new Uint8Array(id), parts: placed(parts, msg.buf) };
+    return {
+      seq: msg.seq,
+      buf: msg.buf,
+      id: new Uint8Array(id),
+      parts: placed(parts, msg.buf, msg.at, msg.room),
+    };
   }
   try {
     const plain = scheme.codec.openSync(BlobKind.chunk, msg.hex, view);
     if (chunkIdOf(scheme.idKey, plain).toString("hex") !== msg.hex) {
       return { seq: msg.seq, buf: msg.buf, error: "its content does not hash to its id" };
     }
-    return { seq: msg.seq, buf: msg.buf, plain: placed([plain], msg.buf)[0]! };
+    return { seq: msg.seq, buf: msg.buf, plain: placed([plain], msg.buf, msg.at, msg.room)[0]! };
   } catch (err) {
     if (err instanceof BlobFormatError) return { seq: msg.seq, buf: msg.buf, error: err.message };
     throw err;
@@ -78,7 +89,7 @@ parentPort?.on("message", (msg: WorkerRequest) => {
     return;
   }
   if (!reply) return;
-  parentPort?.postMessage(reply, [reply.buf]);
+  parentPort?.postMessage(reply, reply.buf instanceof ArrayBuffer ? [reply.buf] : []);
   sinceCollect += msg.op === "scheme" ? 0 : msg.length;
   if (sinceCollect >= COLLECT_EVERY) {
     sinceCollect = 0;

@@ -4,6 +4,7 @@ import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
 import { repoError } from "./errors.js";
 import { Limiter } from "./limiter.js";
 import { runLanes } from "./pool.js";
+import { laneBuffers } from "./slab.js";
 import type { DiskIndex } from "./index-format.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
 
@@ -79,9 +80,10 @@ export async function restoreToFile(
     // Writes to one file take its inode lock: in parallel they spin on it (15% of a restore's CPU
     // here), so lanes fetch and open chunks in parallel and take turns to write.
     const writes = new Limiter(1);
-    await runLanes(slots, lanes, index.chunkSize + CHUNK_BLOB_OVERHEAD, async (slot, buffer) => {
+    const buffers = laneBuffers(Math.min(lanes, slots.length), index.chunkSize + CHUNK_BLOB_OVERHEAD);
+    await runLanes(slots, buffers, async (slot, lane) => {
       options.signal?.throwIfAborted();
-      const { plain, buffer: back } = await repo.readChunkIn(index.id(slot), buffer, options.signal);
+      const { plain, lane: back } = await repo.readChunkIn(index.id(slot), lane, options.signal);
       checkLength(plain, index, slot, ref);
       await writes.run(() => writeFully(fh, plain, slot * index.chunkSize));
       done += plain.length;

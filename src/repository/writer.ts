@@ -8,6 +8,7 @@ import { DigestSet } from "./digest-set.js";
 import { DiskIndex, ZERO_ID } from "./index-format.js";
 import type { Manifest, ManifestDisk } from "./manifest.js";
 import { runLanes } from "./pool.js";
+import { laneBuffers } from "./slab.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
 
 export interface DiskInput {
@@ -198,35 +199,39 @@ async function writeDisk(
   const pending = new Map<string, Promise<void>>();
 
   const lanes = options.concurrency ?? repo.inFlight("write");
-  await runLanes(slots, lanes, cs + CHUNK_BLOB_OVERHEAD, async (slot, buffer) => {
-    options.signal?.throwIfAborted();
-    const length = index.slotLength(slot);
-    await readFully(input, buffer.subarray(0, length), slot * cs, options.signal);
-    stats.bytesRead += length;
-    stats.chunksRead++;
-    // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
-    const sealed = await repo.sealChunk(buffer.subarray(0, length), true);
-    if (sealed.id === null) index.setId(slot, ZERO_ID);
-    else {
-      const id = sealed.id;
-      index.setId(slot, id);
-      const hex = id.toString("hex");
-      if (!known.has(id)) {
-        // Two slots of one disk with the same content: the second waits for the first's write.
-        const inFlight = pending.get(hex);
-        if (inFlight) await inFlight;
-        else {
-          const work = storeChunk(repo, id, sealed.parts, length, stats, options.signal);
-          pending.set(hex, work);
-          await work;
-          known.add(id);
-          pending.delete(hex);
+  await runLanes(
+    slots,
+    laneBuffers(Math.min(lanes, slots.length), cs + CHUNK_BLOB_OVERHEAD),
+    async (slot, lane) => {
+      options.signal?.throwIfAborted();
+      const length = index.slotLength(slot);
+      await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
+      stats.bytesRead += length;
+      stats.chunksRead++;
+      // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
+      const sealed = await repo.sealChunk(lane, length);
+      if (sealed.id === null) index.setId(slot, ZERO_ID);
+      else {
+        const id = sealed.id;
+        index.setId(slot, id);
+        const hex = id.toString("hex");
+        if (!known.has(id)) {
+          // Two slots of one disk with the same content: the second waits for the first's write.
+          const inFlight = pending.get(hex);
+          if (inFlight) await inFlight;
+          else {
+            const work = storeChunk(repo, id, sealed.parts, length, stats, options.signal);
+            pending.set(hex, work);
+            await work;
+            known.add(id);
+            pending.delete(hex);
+          }
         }
       }
-    }
-    options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
-    return sealed.buffer;
-  });
+      options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
+      return sealed.lane;
+    },
+  );
 
   const zeroChunks = countZero(index);
   return {
