@@ -190,7 +190,11 @@ export class Repository {
    * over until the call settles): the plaintext comes back as a view of the returned lane, to be
    * used before the lane's next read.
    */
-  async readChunkIn(id: Buffer, lane: Buffer, signal?: AbortSignal): Promise<{ plain: Buffer; lane: Buffer }> {
+  async readChunkIn(
+    id: Buffer,
+    lane: Buffer,
+    signal?: AbortSignal,
+  ): Promise<{ plain: Buffer; lane: Buffer }> {
     const hex = id.toString("hex");
     const length = await this.storage.getInto(keys.chunk(hex), lane, signal);
     if (length === undefined)
