@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { BlobCodec, BlobKind } from "./blob.js";
+import { BlobCodec, BlobKind, CHUNK_BLOB_OVERHEAD } from "./blob.js";
 import { chunkIdOf } from "./chunk-id.js";
 import { ChunkOpenError, chunkWorkers, type SealedChunk } from "./chunk-workers.js";
 import {
@@ -15,6 +15,7 @@ import { checkSegment } from "./ids.js";
 import { DiskIndex } from "./index-format.js";
 import { createEncryption, openEncryption, type RepoKeys } from "./keys.js";
 import { manifestSchema, type Manifest } from "./manifest.js";
+import { LanePool } from "./slab.js";
 import type { Storage } from "./storage.js";
 
 export const CONFIG_KEY = "config.json";
@@ -75,6 +76,8 @@ export class Repository {
   readonly #idKey: Buffer | null;
   /** This repository's keys and compression level as registered with the chunk workers. */
   readonly #scheme: number;
+  /** Lanes for `getChunk`, made on first use. */
+  #lanes: LanePool | undefined;
 
   private constructor(storage: Storage, config: RepoConfig, repoKeys: RepoKeys | null) {
     this.storage = storage;
@@ -174,15 +177,16 @@ export class Repository {
       : 0;
   }
 
-  /** The chunk's plaintext, checked against its id. Throws CHUNK_MISSING or CHUNK_CORRUPT. */
+  /**
+   * The chunk's plaintext (a buffer of its own), checked against its id. Throws CHUNK_MISSING or
+   * CHUNK_CORRUPT. Read through a lane of the repository's pool (direct I/O, opened in place).
+   */
   async getChunk(id: Buffer, signal?: AbortSignal): Promise<Buffer> {
-    const hex = id.toString("hex");
-    const blob = await this.storage.get(keys.chunk(hex), signal);
-    if (!blob)
-      throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
-        details: { chunk: hex },
-      });
-    return this.openChunk(hex, blob);
+    this.#lanes ??= new LanePool(this.inFlight("read"), this.chunkSize + CHUNK_BLOB_OVERHEAD);
+    return this.#lanes.use(async (lane) => {
+      const read = await this.readChunkIn(id, lane, signal);
+      return { result: Buffer.from(read.plain), lane: read.lane };
+    });
   }
 
   /**

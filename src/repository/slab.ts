@@ -38,3 +38,31 @@ export function laneBuffers(count: number, size: number): Buffer[] {
 export function pageAligned(b: Uint8Array): boolean {
   return b.buffer instanceof SharedArrayBuffer && b.byteOffset % PAGE === 0;
 }
+
+/** A fixed set of lanes handed out one call at a time (waiting when all are out). */
+export class LanePool {
+  readonly #free: Buffer[];
+  readonly #waiting: ((lane: Buffer) => void)[] = [];
+  readonly #size: number;
+
+  constructor(count: number, size: number) {
+    this.#free = laneBuffers(count, size);
+    this.#size = size;
+  }
+
+  async use<T>(fn: (lane: Buffer) => Promise<{ result: T; lane: Buffer }>): Promise<T> {
+    const lane = this.#free.pop() ?? (await new Promise<Buffer>((resolve) => this.#waiting.push(resolve)));
+    let back = lane;
+    try {
+      const out = await fn(lane);
+      back = out.lane;
+      return out.result;
+    } finally {
+      // A lane whose memory travelled to a worker and did not come back (an error) is replaced.
+      if (back.length === 0) back = laneBuffers(1, this.#size)[0]!;
+      const next = this.#waiting.shift();
+      if (next) next(back);
+      else this.#free.push(back);
+    }
+  }
+}
