@@ -72,6 +72,7 @@ function handle(msg: WorkerRequest): SealReply | OpenReply | undefined {
     if (chunkIdOf(scheme.idKey, plain).toString("hex") !== msg.hex) {
       return { seq: msg.seq, buf: msg.buf, error: "its content does not hash to its id" };
     }
+    if (msg.op === "check") return { seq: msg.seq, buf: msg.buf, checked: true };
     return { seq: msg.seq, buf: msg.buf, plain: placed([plain], msg.buf, msg.at, msg.room)[0]! };
   } catch (err) {
     if (err instanceof BlobFormatError) return { seq: msg.seq, buf: msg.buf, error: err.message };

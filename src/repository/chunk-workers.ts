@@ -36,7 +36,7 @@ export type WorkerRequest =
       level: number;
     }
   | ({ op: "seal"; seq: number; scheme: number } & Span)
-  | ({ op: "open"; seq: number; scheme: number; hex: string } & Span);
+  | ({ op: "open" | "check"; seq: number; scheme: number; hex: string } & Span);
 
 export interface SealReply {
   seq: number;
@@ -46,7 +46,10 @@ export interface SealReply {
   parts: Part[];
 }
 
-export type OpenReply = { seq: number; buf: Memory } & ({ plain: Part } | { error: string });
+/** `open` answers the plaintext; `check` only that the blob opens and hashes to its name. */
+export type OpenReply = { seq: number; buf: Memory } & (
+  { plain: Part } | { checked: true } | { error: string }
+);
 
 interface FailureReply {
   seq: number;
@@ -147,7 +150,24 @@ export class ChunkWorkers {
   ): Promise<{ plain: Buffer; lane: Buffer }> {
     const reply = (await this.#call({ op: "open", seq: 0, scheme, hex, ...span(lane, length) })) as OpenReply;
     if ("error" in reply) throw new ChunkOpenError(reply.error);
+    if (!("plain" in reply)) throw new Error("chunk worker answered an open without the plaintext");
     return { plain: toBuffer(reply.plain, reply.buf), lane: laneOf(reply.buf, lane) };
+  }
+
+  /**
+   * Checks, without changing it, that the blob in the first `length` bytes of `lane` opens with the
+   * scheme's keys and hashes to `hex` (a blob arriving from elsewhere, stored as it is afterwards).
+   */
+  async checkIn(scheme: number, hex: string, lane: Buffer, length: number): Promise<Buffer> {
+    const reply = (await this.#call({
+      op: "check",
+      seq: 0,
+      scheme,
+      hex,
+      ...span(lane, length),
+    })) as OpenReply;
+    if ("error" in reply) throw new ChunkOpenError(reply.error);
+    return laneOf(reply.buf, lane);
   }
 
   #call(msg: Extract<WorkerRequest, { seq: number }>): Promise<SealReply | OpenReply> {

@@ -217,6 +217,22 @@ export class Repository {
   }
 
   /**
+   * Checks that the chunk blob in the first `length` bytes of `lane` (arriving `from` elsewhere)
+   * opens with this repository's keys and hashes to `hex`, leaving it as it is; returns the lane.
+   */
+  async checkChunkIn(hex: string, lane: Buffer, length: number, from: string): Promise<Buffer> {
+    try {
+      return await chunkWorkers().checkIn(this.#scheme, hex, lane, length);
+    } catch (err) {
+      if (!(err instanceof ChunkOpenError)) throw err;
+      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} from ${from} is corrupt: ${err.message}`, {
+        cause: err,
+        details: { chunk: hex, from },
+      });
+    }
+  }
+
+  /**
    * Opens a chunk blob (which the call takes over) on a worker thread and checks that its plaintext
    * hashes to `hex`; CHUNK_CORRUPT names `from` when the blob came from elsewhere.
    */
