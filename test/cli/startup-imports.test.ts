@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 
 /**
@@ -39,10 +39,11 @@ function moduleName(url: string): string | undefined {
 
 const exec = promisify(execFile);
 
-async function loadedBy(dir: string, args: readonly string[]): Promise<Set<string>> {
+/** The modules `node ...nodeArgs` loads. */
+async function recordLoads(dir: string, nodeArgs: readonly string[]): Promise<Set<string>> {
   const log = join(dir, `loads-${Math.random().toString(36).slice(2)}.txt`);
   await writeFile(log, "");
-  await exec(process.execPath, ["--import", RECORDER, CLI, ...args], {
+  await exec(process.execPath, ["--import", RECORDER, ...nodeArgs], {
     env: { ...process.env, SNAPVISOR_LOAD_LOG: log },
   });
   const names = new Set<string>();
@@ -50,6 +51,11 @@ async function loadedBy(dir: string, args: readonly string[]): Promise<Set<strin
     const name = moduleName(line);
     if (name !== undefined) names.add(name);
   }
+  return names;
+}
+
+async function loadedBy(dir: string, args: readonly string[]): Promise<Set<string>> {
+  const names = await recordLoads(dir, [CLI, ...args]);
   assert.ok(names.has("dist/src/cli/main.js"), `the recorder saw the CLI start: ${[...names].join(", ")}`);
   return names;
 }
@@ -119,6 +125,21 @@ describe("CLI startup imports", () => {
       assertNoHeavy(restore, "restore");
       assert.deepEqual(otherCommands(restore, ["restore", "repo-context"]), []);
       assert.ok(!restore.has("dist/src/disk/open-image.js"), "restore does not load the image readers");
+    });
+  });
+
+  it("the CLI logger loads pino only when it writes its first line", async () => {
+    await withTempDir(async (dir) => {
+      const logger = pathToFileURL(join(ROOT, "dist/src/cli/logger.js")).href;
+      const script = (lines: string) =>
+        `const { createLogger } = await import(${JSON.stringify(logger)});\n` +
+        `const log = createLogger({ destination: process.stdout, level: "warn" }).child({ job: "j" });\n` +
+        `log.debug({}, "below"); log.info({}, "below");\n${lines}`;
+      const quiet = await recordLoads(dir, ["--input-type=module", "-e", script("")]);
+      assert.ok(quiet.has("dist/src/cli/logger.js"));
+      assert.ok(!quiet.has("pkg:pino"), "pino is not loaded while every line is below the level");
+      const loud = await recordLoads(dir, ["--input-type=module", "-e", script(`log.warn({}, "written");`)]);
+      assert.ok(loud.has("pkg:pino"), `pino is loaded to write a warning: ${[...loud].join(", ")}`);
     });
   });
 });
