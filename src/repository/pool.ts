@@ -25,3 +25,30 @@ export async function runPool<T>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
   if (failure) throw failure.err;
 }
+
+/**
+ * `runPool` for work that hands its buffer to another thread: `work` returns the buffer to use for
+ * the next item (the same memory, given back by a worker). Each lane's buffer owns its memory.
+ */
+export async function runLanes<T>(
+  items: readonly T[],
+  concurrency: number,
+  bufferSize: number,
+  work: (item: T, buffer: Buffer) => Promise<Buffer>,
+): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    let buffer: Buffer = Buffer.allocUnsafeSlow(bufferSize);
+    while (!failure && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        buffer = await work(item, buffer);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, lane));
+  if (failure) throw failure.err;
+}

@@ -1,6 +1,7 @@
-import { createHash, createHmac, randomUUID } from "node:crypto";
-import { availableParallelism } from "node:os";
-import { BlobCodec, BlobFormatError, BlobKind } from "./blob.js";
+import { createHash, randomUUID } from "node:crypto";
+import { BlobCodec, BlobKind } from "./blob.js";
+import { chunkIdOf } from "./chunk-id.js";
+import { ChunkOpenError, chunkWorkers, type SealedChunk } from "./chunk-workers.js";
 import {
   DEFAULT_CHUNK_SIZE,
   FORMAT_NAME,
@@ -14,7 +15,6 @@ import { checkSegment } from "./ids.js";
 import { DiskIndex } from "./index-format.js";
 import { createEncryption, openEncryption, type RepoKeys } from "./keys.js";
 import { manifestSchema, type Manifest } from "./manifest.js";
-import { Limiter } from "./limiter.js";
 import type { Storage } from "./storage.js";
 
 export const CONFIG_KEY = "config.json";
@@ -73,17 +73,15 @@ export class Repository {
   readonly config: RepoConfig;
   readonly codec: BlobCodec;
   readonly #idKey: Buffer | null;
-  /**
-   * zstd runs on libuv's pool and holds input, output and context per call: bounding the calls in
-   * flight bounds memory (each ~3x the chunk size) and keeps the pool free for file I/O.
-   */
-  readonly #codecSlots = new Limiter(Math.max(2, availableParallelism()));
+  /** This repository's keys and compression level as registered with the chunk workers. */
+  readonly #scheme: number;
 
   private constructor(storage: Storage, config: RepoConfig, repoKeys: RepoKeys | null) {
     this.storage = storage;
     this.config = config;
     this.codec = new BlobCodec(repoKeys, config.compression.level);
     this.#idKey = repoKeys?.idKey ?? null;
+    this.#scheme = chunkWorkers().scheme(repoKeys, config.compression.level);
   }
 
   static async init(storage: Storage, options: InitOptions = {}): Promise<Repository> {
@@ -153,17 +151,26 @@ export class Repository {
 
   /** SHA-256 of the plaintext, or HMAC-SHA256 under the id key so ids leak no plaintext hashes. */
   chunkId(data: Uint8Array): Buffer {
-    return this.#idKey
-      ? createHmac("sha256", this.#idKey).update(data).digest()
-      : createHash("sha256").update(data).digest();
+    return chunkIdOf(this.#idKey, data);
   }
 
-  /** Seals and stores a chunk unless present; returns stored bytes (0 when it was already there). */
+  /**
+   * Hashes, checks for zeros, compresses and seals a chunk on a worker thread. With `owned`, the
+   * caller hands over `plain`'s memory and gets it back as `sealed.buffer`.
+   */
+  sealChunk(plain: Buffer, owned = false): Promise<SealedChunk> {
+    return chunkWorkers().seal(this.#scheme, plain, owned);
+  }
+
+  /** Seals (on this thread) and stores a chunk unless present; returns stored bytes (0 when it was there). */
   async putChunk(id: Buffer, plain: Uint8Array, signal?: AbortSignal): Promise<number> {
-    const hex = id.toString("hex");
-    const blob = await this.#codecSlots.run(() => this.codec.seal(BlobKind.chunk, hex, plain));
-    return (await this.storage.putIfAbsent(keys.chunk(hex), blob, signal))
-      ? blob.reduce((n, b) => n + b.length, 0)
+    return this.putSealedChunk(id, await this.codec.seal(BlobKind.chunk, id.toString("hex"), plain), signal);
+  }
+
+  /** Stores a sealed chunk unless present; returns stored bytes (0 when it was already there). */
+  async putSealedChunk(id: Buffer, parts: readonly Buffer[], signal?: AbortSignal): Promise<number> {
+    return (await this.storage.putIfAbsent(keys.chunk(id.toString("hex")), parts, signal))
+      ? parts.reduce((n, b) => n + b.length, 0)
       : 0;
   }
 
@@ -175,22 +182,27 @@ export class Repository {
       throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
         details: { chunk: hex },
       });
-    let plain: Buffer;
+    return this.openChunk(hex, blob);
+  }
+
+  /**
+   * Opens a chunk blob (which the call takes over) on a worker thread and checks that its plaintext
+   * hashes to `hex`; CHUNK_CORRUPT names `from` when the blob came from elsewhere.
+   */
+  async openChunk(hex: string, blob: Buffer, from?: string): Promise<Buffer> {
     try {
-      plain = await this.#codecSlots.run(() => this.codec.open(BlobKind.chunk, hex, blob));
+      return await chunkWorkers().open(this.#scheme, hex, blob);
     } catch (err) {
-      if (!(err instanceof BlobFormatError)) throw err;
-      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: ${err.message}`, {
-        cause: err,
-        details: { chunk: hex },
-      });
+      if (!(err instanceof ChunkOpenError)) throw err;
+      throw repoError(
+        "CHUNK_CORRUPT",
+        `Chunk ${hex}${from ? ` from ${from}` : ""} is corrupt: ${err.message}`,
+        {
+          cause: err,
+          details: { chunk: hex, ...(from ? { from } : {}) },
+        },
+      );
     }
-    if (!this.chunkId(plain).equals(id)) {
-      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: its content does not hash to its id`, {
-        details: { chunk: hex },
-      });
-    }
-    return plain;
   }
 
   async listPoints(machineId?: string): Promise<PointRef[]> {

@@ -6,7 +6,7 @@ import { checkSegment, newPointId } from "./ids.js";
 import { DigestSet } from "./digest-set.js";
 import { DiskIndex, ZERO_ID } from "./index-format.js";
 import type { Manifest, ManifestDisk } from "./manifest.js";
-import { runPool } from "./pool.js";
+import { runLanes } from "./pool.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
 
 export interface DiskInput {
@@ -196,17 +196,17 @@ async function writeDisk(
   const bytesTotal = slots.reduce((n, s) => n + index.slotLength(s), 0);
   const pending = new Map<string, Promise<void>>();
 
-  await runPool(slots, options.concurrency ?? repo.inFlight("write"), cs, async (slot, buffer) => {
+  await runLanes(slots, options.concurrency ?? repo.inFlight("write"), cs, async (slot, buffer) => {
     options.signal?.throwIfAborted();
     const length = index.slotLength(slot);
-    const view = buffer.subarray(0, length);
-    await readFully(input, view, slot * cs, options.signal);
+    await readFully(input, buffer.subarray(0, length), slot * cs, options.signal);
     stats.bytesRead += length;
     stats.chunksRead++;
-    if (isAllZero(view)) {
-      index.setId(slot, ZERO_ID);
-    } else {
-      const id = repo.chunkId(view);
+    // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
+    const sealed = await repo.sealChunk(buffer.subarray(0, length), true);
+    if (sealed.id === null) index.setId(slot, ZERO_ID);
+    else {
+      const id = sealed.id;
       index.setId(slot, id);
       const hex = id.toString("hex");
       if (!known.has(id)) {
@@ -214,7 +214,7 @@ async function writeDisk(
         const inFlight = pending.get(hex);
         if (inFlight) await inFlight;
         else {
-          const work = storeChunk(repo, id, view, length, stats, options.signal);
+          const work = storeChunk(repo, id, sealed.parts, length, stats, options.signal);
           pending.set(hex, work);
           await work;
           known.add(id);
@@ -223,6 +223,7 @@ async function writeDisk(
       }
     }
     options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
+    return sealed.buffer;
   });
 
   const zeroChunks = countZero(index);
@@ -247,13 +248,13 @@ async function writeDisk(
 async function storeChunk(
   repo: Repository,
   id: Buffer,
-  data: Buffer,
+  parts: readonly Buffer[],
   length: number,
   stats: SlotStats,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (await repo.storage.touch(keys.chunk(id.toString("hex")))) return;
-  const stored = await repo.putChunk(id, data, signal);
+  const stored = await repo.putSealedChunk(id, parts, signal);
   if (stored > 0) {
     stats.bytesNew += length;
     stats.bytesStored += stored;
@@ -291,15 +292,6 @@ async function readFully(
     }
     done += n;
   }
-}
-
-const ZEROS = Buffer.alloc(64 * 1024);
-function isAllZero(buf: Buffer): boolean {
-  for (let off = 0; off < buf.length; off += ZEROS.length) {
-    const end = Math.min(off + ZEROS.length, buf.length);
-    if (!buf.subarray(off, end).equals(ZEROS.subarray(0, end - off))) return false;
-  }
-  return true;
 }
 
 function countZero(index: DiskIndex): number {
