@@ -43,8 +43,10 @@ const exec = promisify(execFile);
 async function recordLoads(dir: string, nodeArgs: readonly string[]): Promise<Set<string>> {
   const log = join(dir, `loads-${Math.random().toString(36).slice(2)}.txt`);
   await writeFile(log, "");
+  // The timeout only ends a CLI that hangs; nothing here depends on how long a run takes.
   await exec(process.execPath, ["--import", RECORDER, ...nodeArgs], {
     env: { ...process.env, SNAPVISOR_LOAD_LOG: log },
+    timeout: 60_000,
   });
   const names = new Set<string>();
   for (const line of (await readFile(log, "utf8")).split("\n")) {
