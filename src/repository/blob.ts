@@ -32,6 +32,9 @@ const SAMPLE_SLICE = 16 * 1024;
 const SAMPLE_SLICES = 4;
 const SAMPLE_FROM = 8 * SAMPLE_SLICE;
 
+/** The most a chunk's blob can exceed its plaintext: header, IV and tag (buffers size lanes by it). */
+export const CHUNK_BLOB_OVERHEAD = HEADER + 28;
+
 export class BlobFormatError extends Error {
   override readonly name = "BlobFormatError";
 }

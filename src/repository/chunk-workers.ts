@@ -9,9 +9,23 @@ import type { RepoKeys } from "./keys.js";
  * keeps the I/O going. One pool per process, shared by every open repository: each repository
  * registers its scheme (keys and compression level) once. Idle workers do not keep the process
  * alive.
+ *
+ * Hot paths hand over a lane (slab.ts): shared memory the worker works on in place, or an ordinary
+ * buffer whose memory travels there and back by transfer. The result is placed at the lane's start
+ * whenever it fits the lane, so neither thread allocates per chunk and the lane stays page-aligned
+ * for direct I/O.
  */
 
+type Memory = ArrayBuffer | SharedArrayBuffer;
 export type Part = Uint8Array | { readonly at: number; readonly length: number };
+
+interface Span {
+  buf: Memory;
+  /** Where the input starts, and the bytes usable from there for the result. */
+  at: number;
+  length: number;
+  room: number;
+}
 
 export type WorkerRequest =
   | {
@@ -21,18 +35,18 @@ export type WorkerRequest =
       dataKey: Uint8Array | null;
       level: number;
     }
-  | { op: "seal"; seq: number; scheme: number; buf: ArrayBuffer; at: number; length: number }
-  | { op: "open"; seq: number; scheme: number; hex: string; buf: ArrayBuffer; at: number; length: number };
+  | ({ op: "seal"; seq: number; scheme: number } & Span)
+  | ({ op: "open"; seq: number; scheme: number; hex: string } & Span);
 
 export interface SealReply {
   seq: number;
-  buf: ArrayBuffer;
+  buf: Memory;
   /** Null when the chunk is all zeros (stored as nothing). */
   id: Uint8Array | null;
   parts: Part[];
 }
 
-export type OpenReply = { seq: number; buf: ArrayBuffer } & ({ plain: Part } | { error: string });
+export type OpenReply = { seq: number; buf: Memory } & ({ plain: Part } | { error: string });
 
 interface FailureReply {
   seq: number;
@@ -42,10 +56,10 @@ interface FailureReply {
 export interface SealedChunk {
   /** The chunk's id, or null when it is all zeros. */
   readonly id: Buffer | null;
-  /** The blob to store, in order (empty for a zero chunk). */
+  /** The blob to store, in order (empty for a zero chunk); usually one range of `lane`. */
   readonly parts: readonly Buffer[];
-  /** The input's memory, given back: the caller's buffer for the next chunk. */
-  readonly buffer: Buffer;
+  /** The lane, given back: not to be reused before the parts are written. */
+  readonly lane: Buffer;
 }
 
 /** A chunk blob that is damaged, sealed under another key, or does not hash to its name. */
@@ -97,51 +111,53 @@ export class ChunkWorkers {
     return msg.scheme;
   }
 
+  /** Seals a copy of `input` as a chunk. */
+  async seal(scheme: number, input: Buffer): Promise<SealedChunk> {
+    return this.sealIn(scheme, copyOf(input), input.length);
+  }
+
   /**
-   * Seals `input` as a chunk. With `owned`, the caller gives up `input`'s whole backing memory,
-   * which travels to a worker and comes back as `buffer`; otherwise `input` is copied.
+   * Seals the first `length` bytes of `lane` (which the call takes over until it settles) as a
+   * chunk; the blob usually comes back as one range at the lane's start.
    */
-  async seal(scheme: number, input: Buffer, owned = false): Promise<SealedChunk> {
-    const { buf, at } = carry(input, owned);
-    const reply = (await this.#call({
-      op: "seal",
-      seq: 0,
-      scheme,
-      buf,
-      at,
-      length: input.length,
-    })) as SealReply;
+  async sealIn(scheme: number, lane: Buffer, length: number): Promise<SealedChunk> {
+    const reply = (await this.#call({ op: "seal", seq: 0, scheme, ...span(lane, length) })) as SealReply;
     return {
       id: reply.id ? Buffer.from(reply.id.buffer, reply.id.byteOffset, reply.id.byteLength) : null,
       parts: reply.parts.map((p) => toBuffer(p, reply.buf)),
-      buffer: Buffer.from(reply.buf),
+      lane: laneOf(reply.buf, lane),
     };
   }
 
-  /** Opens a chunk blob stored under `hex` and checks its content hashes to `hex`. */
+  /** Opens a copy of a chunk blob stored under `hex` and checks its plaintext hashes to `hex`. */
   async open(scheme: number, hex: string, blob: Buffer): Promise<Buffer> {
-    const { buf, at } = carry(blob, true);
-    const reply = (await this.#call({
-      op: "open",
-      seq: 0,
-      scheme,
-      hex,
-      buf,
-      at,
-      length: blob.length,
-    })) as OpenReply;
-    if ("error" in reply) throw new ChunkOpenError(reply.error);
-    return toBuffer(reply.plain, reply.buf);
+    return (await this.openIn(scheme, hex, copyOf(blob, 1), blob.length)).plain;
   }
 
-  #call(msg: WorkerRequest & { seq: number; buf: ArrayBuffer }): Promise<SealReply | OpenReply> {
+  /**
+   * `open` of the blob in the first `length` bytes of `lane` (taken over until the call settles):
+   * the plaintext comes back at the lane's start when it fits, which lanes sized for a chunk plus
+   * CHUNK_BLOB_OVERHEAD always do.
+   */
+  async openIn(
+    scheme: number,
+    hex: string,
+    lane: Buffer,
+    length: number,
+  ): Promise<{ plain: Buffer; lane: Buffer }> {
+    const reply = (await this.#call({ op: "open", seq: 0, scheme, hex, ...span(lane, length) })) as OpenReply;
+    if ("error" in reply) throw new ChunkOpenError(reply.error);
+    return { plain: toBuffer(reply.plain, reply.buf), lane: laneOf(reply.buf, lane) };
+  }
+
+  #call(msg: Extract<WorkerRequest, { seq: number }>): Promise<SealReply | OpenReply> {
     const lane = this.#pick();
     const seq = ++this.#seq;
     msg.seq = seq;
     return new Promise((resolve, reject) => {
       this.#waiting.set(seq, { lane, resolve, reject });
       if (lane.busy++ === 0) lane.worker.ref();
-      lane.worker.postMessage(msg, [msg.buf]);
+      lane.worker.postMessage(msg, msg.buf instanceof ArrayBuffer ? [msg.buf] : []);
     });
   }
 
@@ -179,18 +195,25 @@ export class ChunkWorkers {
   }
 }
 
-/** The memory to send: the whole backing store when the caller owns it, else a copy. */
-function carry(input: Buffer, owned: boolean): { buf: ArrayBuffer; at: number } {
-  const backing = input.buffer;
-  if (owned && backing instanceof ArrayBuffer && input.byteLength >= 4096) {
-    return { buf: backing, at: input.byteOffset };
-  }
-  const copy = new ArrayBuffer(input.length);
-  new Uint8Array(copy).set(input);
-  return { buf: copy, at: 0 };
+/** A lane as it travels: shared memory as is, an ordinary buffer's whole memory by transfer. */
+function span(lane: Buffer, length: number): Span {
+  if (length > lane.length) throw new RangeError(`${length} bytes do not fit a lane of ${lane.length}`);
+  return { buf: lane.buffer, at: lane.byteOffset, length, room: lane.length };
 }
 
-function toBuffer(part: Part, buf: ArrayBuffer): Buffer {
+/** The lane again, over the memory that came back (the same object when it is shared). */
+function laneOf(buf: Memory, lane: Buffer): Buffer {
+  return buf === lane.buffer ? lane : Buffer.from(buf, lane.byteOffset, lane.length);
+}
+
+/** A lane of its own holding a copy of `input`, with `extra` bytes of room per input byte. */
+function copyOf(input: Buffer, extra = 0): Buffer {
+  const lane = Buffer.from(new ArrayBuffer(input.length + Math.ceil(input.length * extra) + 64));
+  input.copy(lane);
+  return lane;
+}
+
+function toBuffer(part: Part, buf: Memory): Buffer {
   return part instanceof Uint8Array
     ? Buffer.from(part.buffer, part.byteOffset, part.byteLength)
     : Buffer.from(buf, part.at, part.length);

@@ -27,28 +27,27 @@ export async function runPool<T>(
 }
 
 /**
- * `runPool` for work that hands its buffer to another thread: `work` returns the buffer to use for
- * the next item (the same memory, given back by a worker). Each lane's buffer owns its memory.
+ * `runPool` over lanes (slab.ts): one lane buffer per worker, which `work` may hand to another
+ * thread and returns for the next item (the same memory, given back).
  */
 export async function runLanes<T>(
   items: readonly T[],
-  concurrency: number,
-  bufferSize: number,
-  work: (item: T, buffer: Buffer) => Promise<Buffer>,
+  lanes: readonly Buffer[],
+  work: (item: T, lane: Buffer) => Promise<Buffer>,
 ): Promise<void> {
   let next = 0;
   let failure: { err: unknown } | undefined;
-  const lane = async (): Promise<void> => {
-    let buffer: Buffer = Buffer.allocUnsafeSlow(bufferSize);
+  const run = async (first: Buffer): Promise<void> => {
+    let lane = first;
     while (!failure && next < items.length) {
       const item = items[next++] as T;
       try {
-        buffer = await work(item, buffer);
+        lane = await work(item, lane);
       } catch (err) {
         failure ??= { err };
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, lane));
+  await Promise.all(lanes.slice(0, Math.max(1, items.length)).map(run));
   if (failure) throw failure.err;
 }

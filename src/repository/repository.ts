@@ -155,11 +155,11 @@ export class Repository {
   }
 
   /**
-   * Hashes, checks for zeros, compresses and seals a chunk on a worker thread. With `owned`, the
-   * caller hands over `plain`'s memory and gets it back as `sealed.buffer`.
+   * Hashes, checks for zeros, compresses and seals the first `length` bytes of a lane (slab.ts) on
+   * a worker thread; the lane comes back with the blob in it.
    */
-  sealChunk(plain: Buffer, owned = false): Promise<SealedChunk> {
-    return chunkWorkers().seal(this.#scheme, plain, owned);
+  sealChunk(lane: Buffer, length: number): Promise<SealedChunk> {
+    return chunkWorkers().sealIn(this.#scheme, lane, length);
   }
 
   /** Seals (on this thread) and stores a chunk unless present; returns stored bytes (0 when it was there). */
@@ -183,6 +183,33 @@ export class Repository {
         details: { chunk: hex },
       });
     return this.openChunk(hex, blob);
+  }
+
+  /**
+   * `getChunk` through a lane (slab.ts; at least chunk size + CHUNK_BLOB_OVERHEAD bytes, taken
+   * over until the call settles): the plaintext comes back as a view of the returned lane, to be
+   * used before the lane's next read.
+   */
+  async readChunkIn(
+    id: Buffer,
+    lane: Buffer,
+    signal?: AbortSignal,
+  ): Promise<{ plain: Buffer; lane: Buffer }> {
+    const hex = id.toString("hex");
+    const length = await this.storage.getInto(keys.chunk(hex), lane, signal);
+    if (length === undefined)
+      throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
+        details: { chunk: hex },
+      });
+    try {
+      return await chunkWorkers().openIn(this.#scheme, hex, lane, length);
+    } catch (err) {
+      if (!(err instanceof ChunkOpenError)) throw err;
+      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: ${err.message}`, {
+        cause: err,
+        details: { chunk: hex },
+      });
+    }
   }
 
   /**

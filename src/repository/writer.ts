@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ConsistencyRecord, DiskSource, Extent, Hypervisor } from "../domain/ports.js";
+import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
 import { repoError } from "./errors.js";
 import { checkExtents, slotsTouched } from "./extents.js";
 import { checkSegment, newPointId } from "./ids.js";
@@ -7,6 +8,7 @@ import { DigestSet } from "./digest-set.js";
 import { DiskIndex, ZERO_ID } from "./index-format.js";
 import type { Manifest, ManifestDisk } from "./manifest.js";
 import { runLanes } from "./pool.js";
+import { laneBuffers } from "./slab.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
 
 export interface DiskInput {
@@ -196,35 +198,40 @@ async function writeDisk(
   const bytesTotal = slots.reduce((n, s) => n + index.slotLength(s), 0);
   const pending = new Map<string, Promise<void>>();
 
-  await runLanes(slots, options.concurrency ?? repo.inFlight("write"), cs, async (slot, buffer) => {
-    options.signal?.throwIfAborted();
-    const length = index.slotLength(slot);
-    await readFully(input, buffer.subarray(0, length), slot * cs, options.signal);
-    stats.bytesRead += length;
-    stats.chunksRead++;
-    // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
-    const sealed = await repo.sealChunk(buffer.subarray(0, length), true);
-    if (sealed.id === null) index.setId(slot, ZERO_ID);
-    else {
-      const id = sealed.id;
-      index.setId(slot, id);
-      const hex = id.toString("hex");
-      if (!known.has(id)) {
-        // Two slots of one disk with the same content: the second waits for the first's write.
-        const inFlight = pending.get(hex);
-        if (inFlight) await inFlight;
-        else {
-          const work = storeChunk(repo, id, sealed.parts, length, stats, options.signal);
-          pending.set(hex, work);
-          await work;
-          known.add(id);
-          pending.delete(hex);
+  const lanes = options.concurrency ?? repo.inFlight("write");
+  await runLanes(
+    slots,
+    laneBuffers(Math.min(lanes, slots.length), cs + CHUNK_BLOB_OVERHEAD),
+    async (slot, lane) => {
+      options.signal?.throwIfAborted();
+      const length = index.slotLength(slot);
+      await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
+      stats.bytesRead += length;
+      stats.chunksRead++;
+      // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
+      const sealed = await repo.sealChunk(lane, length);
+      if (sealed.id === null) index.setId(slot, ZERO_ID);
+      else {
+        const id = sealed.id;
+        index.setId(slot, id);
+        const hex = id.toString("hex");
+        if (!known.has(id)) {
+          // Two slots of one disk with the same content: the second waits for the first's write.
+          const inFlight = pending.get(hex);
+          if (inFlight) await inFlight;
+          else {
+            const work = storeChunk(repo, id, sealed.parts, length, stats, options.signal);
+            pending.set(hex, work);
+            await work;
+            known.add(id);
+            pending.delete(hex);
+          }
         }
       }
-    }
-    options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
-    return sealed.buffer;
-  });
+      options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
+      return sealed.lane;
+    },
+  );
 
   const zeroChunks = countZero(index);
   return {

@@ -1,8 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
-import { BlobCodec, BlobKind } from "../../src/repository/blob.js";
+import { BlobCodec, BlobKind, CHUNK_BLOB_OVERHEAD } from "../../src/repository/blob.js";
 import { ChunkOpenError, ChunkWorkers } from "../../src/repository/chunk-workers.js";
+import { laneBuffers, roundUp } from "../../src/repository/slab.js";
 import { seededBytes } from "./helpers.js";
 
 const KiB = 1024;
@@ -44,16 +45,64 @@ describe("chunk workers", () => {
     assert.deepEqual(sealed.parts, []);
   });
 
-  it("give an owned buffer's memory back, holding the same bytes, and leave a borrowed one intact", async () => {
-    const data = text(512 * KiB);
-    const mine = owned(data);
-    const sealed = await workers.seal(plain, mine, true);
-    assert.equal(mine.length, 0, "the owned buffer travelled to the worker");
-    assert.equal(sealed.buffer.length, data.length);
-    assert.deepEqual(sealed.buffer, data);
-    const borrowed = Buffer.from(data);
-    await workers.seal(plain, borrowed);
-    assert.deepEqual(borrowed, data);
+  for (const kind of ["shared", "transferred"] as const) {
+    const lane = (size: number) =>
+      kind === "shared" ? laneBuffers(1, size)[0]! : Buffer.allocUnsafeSlow(roundUp(size, 4096));
+    it(`seal in a ${kind} lane: the blob comes back as one range at the lane's start`, async () => {
+      for (const [scheme, data] of [
+        [plain, text(512 * KiB)],
+        [plain, seededBytes(512 * KiB, 12)],
+        [sealedUnder, seededBytes(512 * KiB, 13)],
+      ] as const) {
+        const mine = lane(data.length + CHUNK_BLOB_OVERHEAD);
+        data.copy(mine);
+        const sealed = await workers.sealIn(scheme, mine, data.length);
+        if (kind === "transferred") assert.equal(mine.length, 0, "the lane's memory travelled to the worker");
+        assert.equal(sealed.parts.length, 1);
+        assert.equal(sealed.parts[0]!.buffer, sealed.lane.buffer);
+        assert.equal(sealed.parts[0]!.byteOffset, sealed.lane.byteOffset);
+        const codec = new BlobCodec(scheme === plain ? null : keys);
+        assert.deepEqual(codec.openSync(BlobKind.chunk, sealed.id!.toString("hex"), sealed.parts[0]!), data);
+      }
+    });
+
+    it(`open in a ${kind} lane: the plaintext comes back at the lane's start`, async () => {
+      for (const [scheme, data] of [
+        [plain, text(700 * KiB)],
+        [plain, seededBytes(700 * KiB, 11)],
+        [sealedUnder, text(700 * KiB)],
+      ] as const) {
+        const sealed = await workers.seal(scheme, data);
+        const blob = Buffer.concat(sealed.parts);
+        const mine = lane(700 * KiB + CHUNK_BLOB_OVERHEAD);
+        blob.copy(mine);
+        const out = await workers.openIn(scheme, sealed.id!.toString("hex"), mine, blob.length);
+        assert.deepEqual(out.plain, data);
+        assert.equal(out.plain.buffer, out.lane.buffer);
+        assert.equal(out.plain.byteOffset, out.lane.byteOffset);
+      }
+    });
+  }
+
+  it("leave the input of a plain seal untouched", async () => {
+    const data = text(200 * KiB);
+    const mine = Buffer.from(data);
+    await workers.seal(plain, mine);
+    assert.deepEqual(mine, data);
+  });
+
+  it("keep neighbouring lanes of one slab apart", async () => {
+    const lanes = laneBuffers(4, 300 * KiB);
+    const inputs = lanes.map((_, i) => text(290 * KiB + i));
+    inputs.forEach((d, i) => d.copy(lanes[i]!));
+    const sealed = await Promise.all(lanes.map((l, i) => workers.sealIn(plain, l, inputs[i]!.length)));
+    sealed.forEach((s, i) => {
+      const codec = new BlobCodec(null);
+      assert.deepEqual(
+        codec.openSync(BlobKind.chunk, s.id!.toString("hex"), Buffer.concat(s.parts)),
+        inputs[i],
+      );
+    });
   });
 
   it("store random data raw (the sample predicts no saving) and text compressed", async () => {
@@ -102,7 +151,7 @@ describe("chunk workers", () => {
 
   it("spread concurrent work over the pool and keep every result with its input", async () => {
     const inputs = Array.from({ length: 40 }, (_, i) => seededBytes(64 * KiB + i, 100 + i));
-    const out = await Promise.all(inputs.map((d) => workers.seal(plain, owned(d), true)));
+    const out = await Promise.all(inputs.map((d) => workers.sealIn(plain, owned(d), d.length)));
     out.forEach((s, i) => assert.deepEqual(s.id, createHash("sha256").update(inputs[i]!).digest()));
   });
 });
