@@ -189,8 +189,6 @@ export class ChunkWorkers {
   #spawn(): Lane {
     const worker = new Worker(WORKER_URL);
     const lane: Lane = { worker, busy: 0 };
-    worker.unref();
-    for (const msg of this.#schemes.values()) worker.postMessage(msg);
     worker.on("message", (reply: SealReply | OpenReply | FailureReply) => {
       const waiter = this.#waiting.get(reply.seq);
       if (!waiter) return;
@@ -209,6 +207,10 @@ export class ChunkWorkers {
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`exit code ${code}`)));
+    // After the listeners: adding a "message" listener refs the worker's port again, and a lane
+    // that is never given a chunk (a small incremental) would then keep the process alive for ever.
+    worker.unref();
+    for (const msg of this.#schemes.values()) worker.postMessage(msg);
     return lane;
   }
 }
