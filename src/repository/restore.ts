@@ -73,6 +73,7 @@ export async function restoreToFile(
   path: string,
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
+  repo.warmChunkWorkers();
   const index = await loadChecked(repo, ref, diskKey, options.signal);
   const fh = await fs.open(path, "w");
   const direct = new DirectIo(options.directIo ?? true);

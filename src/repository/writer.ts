@@ -76,6 +76,7 @@ export async function writePoint(repo: Repository, options: WritePointOptions): 
   }
   if (options.disks.length === 0) throw repoError("USAGE", "A recovery point needs at least one disk");
 
+  repo.warmChunkWorkers();
   const parentRef = await resolveParent(repo, machineId, options.parent ?? "latest");
   const parent = parentRef ? await repo.readManifest(parentRef) : undefined;
   const ref: PointRef = { machineId, pointId: newPointId(started, randomBytes(4).toString("hex")) };
