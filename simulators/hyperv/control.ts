@@ -1,6 +1,7 @@
 /**
  * The simulator's control API: guest activity (writes, shutdowns with their halt events), cluster
- * events (live migration, node down) and fault rules, as methods and over HTTP on loopback.
+ * events (live migration, node down), fault rules and the state (with checkpoints open per CSV and
+ * node, now and the most at once), as methods and over HTTP on loopback.
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -81,8 +82,14 @@ export class SimControl {
     return this.model.images.read(this.model.file(windowsPath), offset, length);
   }
 
+  /** Starts the most-checkpoints-at-once counts again (between rehearsal jobs on one simulator). */
+  resetCheckpointCounts(): void {
+    this.model.resetMaxOpenCheckpoints();
+  }
+
   state(): object {
     const m = this.model;
+    const open = m.openCheckpoints();
     return {
       nodes: m.nodes,
       vms: m.vms.map((v) => ({
@@ -104,6 +111,16 @@ export class SimControl {
         name: r.name,
       })),
       faults: m.faults.list(),
+      /** Checkpoints open now, per CSV path (or local volume root) and per node. */
+      openCheckpoints: {
+        perCsv: Object.fromEntries(open.perCsv),
+        perHost: Object.fromEntries(open.perHost),
+      },
+      /** The most checkpoints open at once since start (or the last reset). */
+      maxOpenCheckpoints: {
+        perCsv: Object.fromEntries(m.maxOpenCheckpoints.perCsv),
+        perHost: Object.fromEntries(m.maxOpenCheckpoints.perHost),
+      },
     };
   }
 }
@@ -163,6 +180,8 @@ export async function serveControl(
         control.addFault(faultRule.parse(b));
       } else if (req.method === "DELETE" && a === "faults") {
         control.clearFaults();
+      } else if (req.method === "POST" && a === "checkpoint-counts" && name === "reset") {
+        control.resetCheckpointCounts();
       } else return reply(404, { error: `no route ${req.method ?? ""} ${url.pathname}` });
       reply(200, { ok: true });
     })().catch((err: unknown) => reply(400, { error: err instanceof Error ? err.message : String(err) }));

@@ -126,6 +126,12 @@ export interface SimJob {
   result: { snapshot?: SimSnapshot; referencePoint?: SimReferencePoint };
 }
 
+/** Checkpoints open per CSV (or local volume) and per node, as `openCheckpoints()` counts them. */
+export interface CheckpointCounts {
+  readonly perCsv: Map<string, number>;
+  readonly perHost: Map<string, number>;
+}
+
 export function rctId(log: RctLog, gen = log.gen): string {
   return `rctX:${log.epoch}:${gen}`;
 }
@@ -139,6 +145,12 @@ export class HypervModel {
   readonly events: HaltEvent[] = [];
   readonly jobs = new Map<string, SimJob>();
   readonly faults: FaultBook;
+  /**
+   * The most checkpoints open at once per CSV and per node since the model was made (or the counts
+   * were reset), updated at each checkpoint's creation, so a rehearsal can check a backup product's
+   * per-CSV limit from the host's side.
+   */
+  readonly maxOpenCheckpoints: CheckpointCounts = { perCsv: new Map(), perHost: new Map() };
   now: () => Date = () => new Date();
 
   constructor(
@@ -274,6 +286,59 @@ export class HypervModel {
     return undefined;
   }
 
+  /**
+   * The cluster shared volume holding `windowsPath` (its path, as Get-ClusterSharedVolume shows it;
+   * the longest match wins), or the local volume's root (`D:\`) for a disk outside every CSV.
+   */
+  volumeOf(windowsPath: string): string {
+    const lower = windowsPath.toLowerCase();
+    const csv = this.scenario.volumes
+      .filter((v) => lower.startsWith(v.path.toLowerCase().replace(/\\+$/, "") + "\\"))
+      .sort((a, b) => b.path.length - a.path.length)[0];
+    return csv ? csv.path : windowsPath.slice(0, 3).toUpperCase();
+  }
+
+  /**
+   * Checkpoints open now (created, not yet removed, merged or converted to a reference point). A
+   * checkpoint counts once for each CSV holding a disk it froze (its differencing children sit
+   * beside those disks) and once for each node running a VM it covers (a collection checkpoint
+   * covers every member of the guest cluster).
+   */
+  openCheckpoints(): CheckpointCounts {
+    const perCsv = new Map<string, number>();
+    const perHost = new Map<string, number>();
+    const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+    for (const snap of this.snapshots) {
+      for (const v of new Set(snap.frozen.map((f) => this.volumeOf(f.disk.basePath)))) bump(perCsv, v);
+      for (const n of new Set(this.#coveredVms(snap).map((vm) => vm.node))) bump(perHost, n);
+    }
+    return { perCsv, perHost };
+  }
+
+  #coveredVms(snap: SimSnapshot): SimVm[] {
+    if (snap.collectionId === undefined) return this.vms.filter((v) => v.id === snap.vmId);
+    const group = this.scenario.guestClusters.find(
+      (g) => g.id.toLowerCase() === snap.collectionId?.toLowerCase(),
+    );
+    const members = new Set(group?.members.map((n) => n.toLowerCase()) ?? []);
+    return this.vms.filter((v) => members.has(v.name.toLowerCase()));
+  }
+
+  #noteOpenCheckpoints(): void {
+    const now = this.openCheckpoints();
+    for (const which of ["perCsv", "perHost"] as const) {
+      const max = this.maxOpenCheckpoints[which];
+      for (const [k, n] of now[which]) max.set(k, Math.max(n, max.get(k) ?? 0));
+    }
+  }
+
+  /** Starts the most-at-once counts again from what is open now. */
+  resetMaxOpenCheckpoints(): void {
+    this.maxOpenCheckpoints.perCsv.clear();
+    this.maxOpenCheckpoints.perHost.clear();
+    this.#noteOpenCheckpoints();
+  }
+
   /** A guest write: lands in the active file and is tracked by RCT in the current generation. */
   async guestWrite(disk: SimDisk, offset: number, data: Uint8Array): Promise<void> {
     if (offset < 0 || offset + data.length > disk.size) {
@@ -321,6 +386,7 @@ export class HypervModel {
       collectionId: opts.collectionId,
     };
     this.snapshots.push(snap);
+    this.#noteOpenCheckpoints();
     return snap;
   }
 
