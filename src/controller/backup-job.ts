@@ -28,7 +28,7 @@ import {
 } from "./vm-run.js";
 import { ControllerError } from "./errors.js";
 import { exitCodeOf, type JobSummary, type ObjectOutcome } from "./job-summary.js";
-import { keysForVm, type LimitKey, type Limiter } from "./limits.js";
+import { keysForVm, storeKeys, type LimitKey, type Limiter } from "./limits.js";
 import { SHARED_DISK_KEY, sharedDiskId, type BackupPlan, type PlannedSharedDisk } from "./plan.js";
 
 export type JobEvent =
@@ -160,10 +160,8 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
 
   async function backUp(run: VmRun, reads: readonly PlannedSharedDisk[]): Promise<void> {
     const { vm, decision, group } = run.planned;
-    const keys: LimitKey[] = keysForVm(vm);
-    const storeKind = vm.hypervisor === "hyperv" ? "csv" : "datastore";
-    for (const s of reads)
-      keys.push({ kind: storeKind, name: s.datastore }, { kind: "snapshots", name: s.datastore });
+    const keys: LimitKey[] = keysForVm(vm, group.source);
+    for (const s of reads) keys.push(...storeKeys(vm.hypervisor, group.source, s.datastore));
     const lease = await options.limiter.acquire(keys, signal);
     try {
       run.leftovers = await run.session.removeLeftovers(vm, signal);
