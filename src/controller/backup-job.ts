@@ -16,7 +16,7 @@ import type {
   PointSummary,
   RepositoryWriter,
 } from "../domain/repository-port.js";
-import { bytesToRead } from "./disk-inputs.js";
+import { withReadSize } from "./disk-inputs.js";
 import {
   VmRun,
   deferred,
@@ -271,14 +271,15 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
     takenAt: Date,
     references: readonly PointDiskReference[],
   ): Promise<PointSummary> {
-    const bytesTotal = disks.reduce((n, d) => n + bytesToRead(d, d.capacity), 0);
+    const sized = await Promise.all(disks.map((d) => withReadSize(d, signal)));
+    const bytesTotal = sized.reduce((n, d) => n + d.bytes, 0);
     options.onEvent?.({ type: "object-start", id: machine.id, name: machine.name, bytesTotal });
     let bytesRead = 0;
     return options.repository.writePoint({
       machine,
       jobId: options.jobId,
       takenAt,
-      disks,
+      disks: sized.map((d) => d.input),
       references,
       consistency,
       ...(parent !== undefined && disks.some((d) => d.changed !== "all") ? { parent } : {}),
