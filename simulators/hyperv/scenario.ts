@@ -110,6 +110,19 @@ export const faultRule = z.discriminatedUnion("kind", [
     })
     .strict(),
   z.object({ kind: z.literal("stderr-noise") }).strict(),
+  /**
+   * Reads over SFTP of a disk's files (the disk whose chain holds `disk`, or any disk of `vm`) fail
+   * with SSH_FX_FAILURE once `afterBytes` bytes were served on the handle: a volume I/O error, or a
+   * CSV going into redirected access mid-backup.
+   */
+  z
+    .object({
+      kind: z.literal("read-failure"),
+      disk: z.string().optional(),
+      afterBytes: z.number().int().nonnegative().default(0),
+      ...selector,
+    })
+    .strict(),
   z.object({ kind: z.literal("hang"), command: z.string(), ...selector }).strict(),
 ]);
 export type FaultRule = z.infer<typeof faultRule>;

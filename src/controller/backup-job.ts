@@ -253,9 +253,11 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
     const machine = { id: vm.id, name: vm.name, hypervisor: vm.hypervisor, kind: "vm" } as const;
     run.point = await write(machine, disks, r.record, run.planned.parent, takenAt, references);
     try {
-      await run.session.commitSnapshot(vm, snapshot, signal);
+      // No signal: once the point is written, an abort lets the commit finish like the removal that
+      // follows (on Hyper-V the commit *is* the removal: the checkpoint becomes a reference point),
+      // so the VM is reported with the point it has and its next backup stays incremental.
+      await run.session.commitSnapshot(vm, snapshot);
     } catch (err) {
-      if (signal?.aborted) throw err;
       // The point is written and complete; only the base of the next incremental is lost.
       run.messages.push(
         `point written, but the snapshot could not be committed (the next backup reads in full): ${messageOf(err)}`,
