@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { faultRule, IC_STATUS, type FaultRule } from "./scenario.js";
+import { faultRule, IC_STATUS, scenarioVmSchema, type FaultRule, type ScenarioVmInput } from "./scenario.js";
 import { HEARTBEAT_IC, VSS_IC, type HypervModel, type SimVm, type VmStateName } from "./model.js";
 import { patternBytes } from "./disks.js";
 
@@ -33,6 +33,21 @@ export class SimControl {
     seed: number,
   ): Promise<void> {
     await this.write(vmName, disk, offset, patternBytes(seed, offset, length));
+  }
+
+  /** New-VM while the simulator runs: `spec` is a scenario VM (validated here). */
+  async addVm(spec: ScenarioVmInput): Promise<void> {
+    const r = scenarioVmSchema.safeParse(spec);
+    if (!r.success)
+      throw new Error(
+        `Invalid VM: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      );
+    await this.model.addVm(r.data);
+  }
+
+  /** Remove-VM: refused while the VM runs; its disk files stay. */
+  removeVm(vmName: string): void {
+    this.model.removeVm(this.vm(vmName));
   }
 
   /** Changes power state; `haltEvent` is the Worker-Admin event id logged when the VM went down. */
@@ -158,7 +173,11 @@ export async function serveControl(
       const [a, name, action] = parts;
       if (req.method === "GET" && a === "state") return reply(200, control.state());
       const b = await body(req);
-      if (req.method === "POST" && a === "vms" && name && action === "writes") {
+      if (req.method === "POST" && a === "vms" && name === undefined) {
+        await control.addVm(b as ScenarioVmInput);
+      } else if (req.method === "DELETE" && a === "vms" && name && action === undefined) {
+        control.removeVm(name);
+      } else if (req.method === "POST" && a === "vms" && name && action === "writes") {
         await control.writePattern(
           name,
           Number(b.disk ?? 0),

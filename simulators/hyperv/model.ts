@@ -173,7 +173,32 @@ export class HypervModel {
     return hostFile(this.root, windowsPath);
   }
 
-  async #addVm(v: ScenarioVm): Promise<void> {
+  /** A VM created while the simulator runs (New-VM between two backups), built as a scenario VM is. */
+  async addVm(v: ScenarioVm): Promise<SimVm> {
+    if (!this.node(v.node)) throw new Error(`unknown node "${v.node}"`);
+    if (this.vmById(v.id)) throw new Error(`a VM with id ${v.id} already exists`);
+    if (this.vmByName(v.name)) throw new Error(`a VM named "${v.name}" already exists`);
+    return this.#addVm(v);
+  }
+
+  /**
+   * Remove-VM: the VM, its checkpoints and reference points leave the host; its virtual disk files
+   * stay. As on Hyper-V, a running or paused VM cannot be removed.
+   */
+  removeVm(vm: SimVm): void {
+    if (vm.state === "Running" || vm.state === "Paused" || vm.state === "RunningCritical")
+      throw new Error(
+        `Remove-VM : The operation cannot be performed while the virtual machine '${vm.name}' is in its current state (${vm.state}).`,
+      );
+    const dropOwn = <T extends { vmId: string }>(list: T[]) => {
+      for (let i = list.length - 1; i >= 0; i--) if (list[i]?.vmId === vm.id) list.splice(i, 1);
+    };
+    dropOwn(this.snapshots);
+    dropOwn(this.referencePoints);
+    this.vms.splice(this.vms.indexOf(vm), 1);
+  }
+
+  async #addVm(v: ScenarioVm): Promise<SimVm> {
     const installed = v.integrationServices.installed;
     const running = v.state === "Running";
     const icStatus = (spec: { status?: keyof typeof IC_STATUS | undefined } | undefined): number | null => {
@@ -255,6 +280,7 @@ export class HypervModel {
         node: e.node ?? vm.node,
       });
     }
+    return vm;
   }
 
   node(name: string): { name: string; state: "Up" | "Down" | "Paused" } | undefined {

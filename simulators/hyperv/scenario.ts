@@ -86,6 +86,9 @@ const vm = z
   })
   .strict();
 
+/** One VM as a scenario lists it; also what the control API's addVm / `POST /vms` take. */
+export const scenarioVmSchema = vm;
+
 const selector = { vm: z.string().optional(), times: z.number().int().positive().optional() };
 
 export const faultRule = z.discriminatedUnion("kind", [
@@ -162,6 +165,7 @@ export const scenarioSchema = z
 
 export type Scenario = z.infer<typeof scenarioSchema>;
 export type ScenarioVm = Scenario["vms"][number];
+export type ScenarioVmInput = z.input<typeof scenarioVmSchema>;
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 
 export class ScenarioError extends Error {

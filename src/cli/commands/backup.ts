@@ -73,7 +73,12 @@ export const backup: Command = {
         });
         progress.finish();
         await appendHistory(config, summary, { groups, trigger: "manual", partial: values.vm !== undefined });
-        if (!values.json) io.stdout.write(formatSummary(summary));
+        // With --json the last line is the summary itself (every outcome, VMs added and removed).
+        io.stdout.write(
+          values.json
+            ? JSON.stringify({ time: clock.now().toISOString(), type: "summary", ...summary }) + "\n"
+            : formatSummary(summary),
+        );
         for (const line of await replicateNewPoints(io, config, opened.repo, summary, signal))
           io.stderr.write(`${line}\n`);
         return summary.exitCode;

@@ -148,6 +148,27 @@ describe("the Hyper-V simulator's count of open checkpoints per CSV and per node
     assert.deepEqual(open(), { perCsv: {}, perHost: {} });
   });
 
+  it("drops a removed VM's checkpoints from the count (Remove-VM), and refuses to remove a running VM", async () => {
+    control.resetCheckpointCounts();
+    await control.addVm({
+      name: "temp",
+      id: id(9),
+      node: "HV01",
+      state: "Off",
+      disks: [{ path: `${V1}\\temp\\os.vhdx`, size: "4MiB" }],
+      checkpoints: [{ name: "before" }],
+    });
+    assert.deepEqual(open(), { perCsv: { [V1]: 1 }, perHost: { HV01: 1 } });
+    await assert.rejects(
+      control.addVm({ name: "temp", id: id(10), node: "HV01", state: "Off" }),
+      /already exists/,
+    );
+    assert.throws(() => control.removeVm("one"), /current state \(Running\)/);
+    control.removeVm("temp");
+    assert.equal(model.vmByName("temp"), undefined);
+    assert.deepEqual(open(), { perCsv: {}, perHost: {} });
+  });
+
   it("shows the counts now and the most at once in the control API's state, and resets the most to now", async () => {
     control.resetCheckpointCounts();
     const t1 = await model.createCheckpoint(vm("ten"), { type: "Standard", name: "t1", consistencyLevel: 2 });
