@@ -36,6 +36,19 @@ class FileSource implements ByteSource {
   }
 
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    this.#check(offset, length, signal);
+    const wanted = Math.max(0, Math.min(length, this.size - offset));
+    const out = new Uint8Array(wanted);
+    return readFully(this.#handle, out, offset, this.#path);
+  }
+
+  async readInto(target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number> {
+    this.#check(offset, target.length, signal);
+    const wanted = Math.max(0, Math.min(target.length, this.size - offset));
+    return (await readFully(this.#handle, target.subarray(0, wanted), offset, this.#path)).length;
+  }
+
+  #check(offset: number, length: number, signal?: AbortSignal): void {
     throwIfAborted(signal, `Reading "${this.#path}"`);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw diskError(
@@ -48,9 +61,6 @@ class FileSource implements ByteSource {
         },
       );
     }
-    const wanted = Math.max(0, Math.min(length, this.size - offset));
-    const out = new Uint8Array(wanted);
-    return readFully(this.#handle, out, offset, this.#path);
   }
 
   async close(): Promise<void> {

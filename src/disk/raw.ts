@@ -26,6 +26,7 @@ export class RawDisk implements DiskSource {
       );
     }
     const length = Math.min(target.length, this.capacity - offset);
+    if (this.#source.readInto) return this.#source.readInto(target.subarray(0, length), offset, signal);
     const got = await this.#source.read(offset, length, signal);
     target.set(got);
     return got.length;

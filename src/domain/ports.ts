@@ -44,6 +44,11 @@ export interface ByteSource {
   readonly size: number;
   /** Reads exactly `length` bytes at `offset` (fewer only at the end of the source). */
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Optional: reads into `target` at `offset` (as many bytes as fit, fewer only at the end of the
+   * source) and returns the count: for sources that can fill a caller's buffer without a copy.
+   */
+  readInto?(target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -22,6 +22,18 @@ const COMPRESSED = 1;
 const ENCRYPTED = 2;
 /** Store raw when zstd saves less than this fraction (random data, already-compressed guests). */
 const MIN_SAVING = 0.03;
+/**
+ * Inputs at least this large are first judged by compressing a sample: SAMPLE_SLICES slices of
+ * SAMPLE_SLICE bytes spread evenly over the input (1/16 of a 1 MiB chunk). zstd on incompressible
+ * data runs at ~200 MB/s here, so trying every random chunk would cost more than hashing it; a sample
+ * that saves too little sends the input out raw (borg's "auto" compression does the same with lz4).
+ */
+const SAMPLE_SLICE = 16 * 1024;
+const SAMPLE_SLICES = 4;
+const SAMPLE_FROM = 8 * SAMPLE_SLICE;
+
+/** The most a chunk's blob can exceed its plaintext: header, IV and tag (buffers size lanes by it). */
+export const CHUNK_BLOB_OVERHEAD = HEADER + 28;
 
 export class BlobFormatError extends Error {
   override readonly name = "BlobFormatError";
@@ -42,12 +54,20 @@ export class BlobCodec {
   }
 
   /** The blob as parts to be written in order (saves copying multi-MiB chunks into one buffer). */
-  async seal(kind: BlobKind, name: string, plain: Uint8Array): Promise<Buffer[]> {
+  seal(kind: BlobKind, name: string, plain: Uint8Array): Promise<Buffer[]> {
+    return settle(() => this.sealSync(kind, name, plain));
+  }
+
+  /**
+   * `seal` on the calling thread: for the chunk workers (chunk-workers.ts), and for the small index
+   * and manifest blobs. An unencrypted, uncompressed payload is a view of `plain`, not a copy.
+   */
+  sealSync(kind: BlobKind, name: string, plain: Uint8Array): Buffer[] {
     const input = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
     let flags = 0;
     let payload = input;
-    if (input.length > 64) {
-      const packed = await this.#encoder.encode(input);
+    if (input.length > 64 && this.#worthCompressing(input)) {
+      const packed = this.#encoder.encodeSync(input);
       if (packed.length < input.length * (1 - MIN_SAVING)) {
         payload = packed;
         flags |= COMPRESSED;
@@ -69,8 +89,22 @@ export class BlobCodec {
     return [Buffer.concat([header, createHash("sha256").update(payload).digest()]), payload];
   }
 
+  #worthCompressing(input: Buffer): boolean {
+    if (input.length < SAMPLE_FROM) return true;
+    const sample = Buffer.allocUnsafe(SAMPLE_SLICE * SAMPLE_SLICES);
+    const step = Math.floor((input.length - SAMPLE_SLICE) / (SAMPLE_SLICES - 1));
+    for (let i = 0; i < SAMPLE_SLICES; i++)
+      input.copy(sample, i * SAMPLE_SLICE, i * step, i * step + SAMPLE_SLICE);
+    return this.#encoder.encodeSync(sample).length < sample.length * (1 - MIN_SAVING);
+  }
+
   /** Returns the plaintext; throws BlobFormatError for anything damaged or sealed under another key. */
-  async open(kind: BlobKind, name: string, blob: Uint8Array): Promise<Buffer> {
+  open(kind: BlobKind, name: string, blob: Uint8Array): Promise<Buffer> {
+    return settle(() => this.openSync(kind, name, blob));
+  }
+
+  /** `open` on the calling thread; an unencrypted, uncompressed payload is a view of `blob`. */
+  openSync(kind: BlobKind, name: string, blob: Uint8Array): Buffer {
     const buf = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
     if (buf.length < HEADER || !buf.subarray(0, 4).equals(MAGIC)) throw new BlobFormatError("bad magic");
     if (buf[4] !== kind) throw new BlobFormatError(`kind ${buf[4]} where ${kind} was expected`);
@@ -102,11 +136,16 @@ export class BlobCodec {
     }
     if (!(flags & COMPRESSED)) return payload;
     try {
-      return await this.#decoder.decode(payload);
+      return this.#decoder.decodeSync(payload);
     } catch (err) {
       throw new BlobFormatError(`zstd: ${(err as Error).message}`);
     }
   }
+}
+
+async function settle<T>(fn: () => T): Promise<T> {
+  await Promise.resolve();
+  return fn();
 }
 
 function aad(header: Buffer, name: string): Buffer {

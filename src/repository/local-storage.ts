@@ -3,8 +3,10 @@ import { randomBytes } from "node:crypto";
 import { constants as fsc } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
+import { DirectIo } from "./direct-io.js";
 import { repoError } from "./errors.js";
 import { newOwnerId } from "./owner.js";
+import { PAGE, pageAligned } from "./slab.js";
 import { partsOf, type ObjectData, type Storage, type StoredObject } from "./storage.js";
 
 /**
@@ -30,11 +32,19 @@ export class LocalStorage implements Storage {
   readonly #madeDirs = new Set<string>();
   readonly #dirtyDirs = new Set<string>();
   readonly #durability: Durability;
+  readonly #direct: DirectIo;
 
-  constructor(root: string, options: { owner?: string; durability?: Durability } = {}) {
+  /** `directIo: false` keeps every object in the page cache (see direct-io.ts for the default). */
+  constructor(root: string, options: { owner?: string; durability?: Durability; directIo?: boolean } = {}) {
     this.root = root;
     this.#owner = options.owner ?? newOwnerId();
     this.#durability = options.durability ?? "file";
+    this.#direct = new DirectIo(options.directIo ?? true);
+  }
+
+  /** Whether objects still go through direct I/O (false once the file system refused it). */
+  get directIo(): boolean {
+    return this.#direct.enabled;
   }
 
   #path(key: string): string {
@@ -58,6 +68,10 @@ export class LocalStorage implements Storage {
     const dir = join(this.root, "tmp", this.#owner);
     await this.#mkdir(dir);
     const tmp = join(dir, randomBytes(8).toString("hex"));
+    const parts = partsOf(data);
+    if (parts.length === 1 && pageAligned(parts[0]!) && parts[0]!.length >= PAGE) {
+      if (await this.#writeDirect(tmp, parts[0]!, sync)) return tmp;
+    }
     const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
     try {
       await fh.writev(partsOf(data) as Uint8Array[]);
@@ -71,12 +85,94 @@ export class LocalStorage implements Storage {
     return tmp;
   }
 
+  /**
+   * Writes a page-aligned object's whole pages with O_DIRECT and its last partial page buffered,
+   * then one fsync for both (file data and size); false when direct I/O is refused here.
+   */
+  async #writeDirect(tmp: string, data: Uint8Array, sync: boolean): Promise<boolean> {
+    const direct = await this.#direct.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    if (!direct) {
+      // Some file systems create the file before they refuse the flag.
+      await fs.rm(tmp, { force: true });
+      return false;
+    }
+    let buffered: fs.FileHandle | undefined;
+    try {
+      const done = await this.#direct.writePages(direct, data, 0);
+      buffered = await fs.open(tmp, fsc.O_WRONLY);
+      for (let at = done; at < data.length;) {
+        at += (await buffered.write(data, at, data.length - at, at)).bytesWritten;
+      }
+      if (sync) await buffered.sync();
+    } catch (err) {
+      await buffered?.close().catch(() => {});
+      await direct.close().catch(() => {});
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    await buffered.close();
+    await direct.close();
+    return true;
+  }
+
   async get(key: string): Promise<Buffer | undefined> {
     try {
       return await fs.readFile(this.#path(key));
     } catch (err) {
       if (errno(err) === "ENOENT") return undefined;
       throw ioError(err, "read", key);
+    }
+  }
+
+  async getInto(key: string, target: Buffer): Promise<number | undefined> {
+    if (pageAligned(target)) {
+      const direct = await this.#readDirect(key, target);
+      if (direct !== false) return direct;
+    }
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(this.#path(key), "r");
+    } catch (err) {
+      if (errno(err) === "ENOENT") return undefined;
+      throw ioError(err, "read", key);
+    }
+    try {
+      let done = 0;
+      for (;;) {
+        // One byte of room past the target tells an object that does not fit.
+        const room = done < target.length ? target.length - done : 1;
+        const into = done < target.length ? target : Buffer.alloc(1);
+        const { bytesRead } = await fh.read(into, done < target.length ? done : 0, room, done);
+        if (bytesRead === 0) return done;
+        if (done >= target.length) {
+          throw repoError("STORAGE_IO", `Object ${key} is larger than the ${target.length} bytes expected`);
+        }
+        done += bytesRead;
+      }
+    } catch (err) {
+      if ((err as Error).name === "SnapvisorError") throw err;
+      throw ioError(err, "read", key);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** `getInto` with O_DIRECT: the size, undefined when absent, false when it must be read buffered. */
+  async #readDirect(key: string, target: Buffer): Promise<number | undefined | false> {
+    let fh: fs.FileHandle | undefined;
+    try {
+      fh = await this.#direct.open(this.#path(key), fsc.O_RDONLY);
+      if (!fh) return false;
+      const { size } = await fh.stat();
+      if (size > target.length) {
+        throw repoError("STORAGE_IO", `Object ${key} is larger than the ${target.length} bytes expected`);
+      }
+      return (await this.#direct.readFile(fh, target, size)) ? size : false;
+    } catch (err) {
+      if (errno(err) === "ENOENT") return undefined;
+      throw ioError(err, "read", key);
+    } finally {
+      await fh?.close();
     }
   }
 

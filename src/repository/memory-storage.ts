@@ -37,6 +37,19 @@ export class MemoryStorage implements Storage {
     return o ? Buffer.from(o.data) : undefined;
   }
 
+  async getInto(key: string, target: Buffer): Promise<number | undefined> {
+    this.#check(key);
+    const o = this.#objects.get(key);
+    if (!o) return undefined;
+    if (o.data.length > target.length) {
+      throw repoError(
+        "STORAGE_IO",
+        `Object ${key} holds ${o.data.length} bytes, more than the ${target.length} expected`,
+      );
+    }
+    return o.data.copy(target);
+  }
+
   async putIfAbsent(key: string, input: ObjectData): Promise<boolean> {
     const data = Buffer.concat(partsOf(input));
     this.#check(key);

@@ -25,3 +25,29 @@ export async function runPool<T>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
   if (failure) throw failure.err;
 }
+
+/**
+ * `runPool` over lanes (slab.ts): one lane buffer per worker, which `work` may hand to another
+ * thread and returns for the next item (the same memory, given back).
+ */
+export async function runLanes<T>(
+  items: readonly T[],
+  lanes: readonly Buffer[],
+  work: (item: T, lane: Buffer) => Promise<Buffer>,
+): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const run = async (first: Buffer): Promise<void> => {
+    let lane = first;
+    while (!failure && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        lane = await work(item, lane);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(lanes.slice(0, Math.max(1, items.length)).map(run));
+  if (failure) throw failure.err;
+}

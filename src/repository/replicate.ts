@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { checkChunkBlob, openIndexBlob, openManifestBlob } from "./arrival.js";
+import { openIndexBlob, openManifestBlob } from "./arrival.js";
 import { checkReplicable } from "./compat.js";
 import { DigestSet } from "./digest-set.js";
 import { repoError } from "./errors.js";
@@ -8,6 +8,8 @@ import { Limiter } from "./limiter.js";
 import type { Manifest } from "./manifest.js";
 import { admitMachine, homeOf } from "./origins.js";
 import { runPool } from "./pool.js";
+import { LanePool } from "./slab.js";
+import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
 import { sealRenamed } from "./rename.js";
 
@@ -66,6 +68,8 @@ interface Run {
   /** Ids known to be in the target (sent or found this run). */
   readonly present: DigestSet;
   readonly verify: Limiter;
+  /** Buffers for chunks in flight (slab.ts). */
+  readonly lanes: LanePool;
   chunksSent: number;
   bytesSent: number;
   chunksPresent: number;
@@ -93,6 +97,7 @@ export async function replicate(
     from,
     present: new DigestSet(1 << 12),
     verify: new Limiter(availableParallelism()),
+    lanes: new LanePool(options.concurrency ?? 8, source.chunkSize + CHUNK_BLOB_OVERHEAD),
     chunksSent: 0,
     bytesSent: 0,
     chunksPresent: 0,
@@ -233,12 +238,18 @@ async function landChunk(run: Run, id: Buffer, withheld: DigestSet): Promise<"pr
     return "present";
   }
   if (withheld.has(id)) return "missing";
-  const blob = await run.source.storage.get(key, run.options.signal);
-  if (!blob) return "missing";
-  await run.verify.run(() => checkChunkBlob(run.target, hex, blob, run.from));
-  if (await run.target.storage.putIfAbsent(key, blob, run.options.signal)) {
+  // Read into a lane (direct I/O), checked in place by a worker, stored from the lane (direct I/O).
+  const sent = await run.lanes.use(async (lane) => {
+    const length = await run.source.storage.getInto(key, lane, run.options.signal);
+    if (length === undefined) return { result: undefined, lane };
+    const back = await run.verify.run(() => run.target.checkChunkIn(hex, lane, length, run.from));
+    const stored = await run.target.storage.putIfAbsent(key, back.subarray(0, length), run.options.signal);
+    return { result: stored ? length : 0, lane: back };
+  });
+  if (sent === undefined) return "missing";
+  if (sent > 0) {
     run.chunksSent++;
-    run.bytesSent += blob.length;
+    run.bytesSent += sent;
   } else run.chunksPresent++;
   run.present.add(id);
   return "sent";

@@ -1,6 +1,7 @@
-import { createHash, createHmac, randomUUID } from "node:crypto";
-import { availableParallelism } from "node:os";
-import { BlobCodec, BlobFormatError, BlobKind } from "./blob.js";
+import { createHash, randomUUID } from "node:crypto";
+import { BlobCodec, BlobKind, CHUNK_BLOB_OVERHEAD } from "./blob.js";
+import { chunkIdOf } from "./chunk-id.js";
+import { ChunkOpenError, chunkWorkers, type SealedChunk } from "./chunk-workers.js";
 import {
   DEFAULT_CHUNK_SIZE,
   FORMAT_NAME,
@@ -14,7 +15,7 @@ import { checkSegment } from "./ids.js";
 import { DiskIndex } from "./index-format.js";
 import { createEncryption, openEncryption, type RepoKeys } from "./keys.js";
 import { manifestSchema, type Manifest } from "./manifest.js";
-import { Limiter } from "./limiter.js";
+import { LanePool } from "./slab.js";
 import type { Storage } from "./storage.js";
 
 export const CONFIG_KEY = "config.json";
@@ -73,17 +74,17 @@ export class Repository {
   readonly config: RepoConfig;
   readonly codec: BlobCodec;
   readonly #idKey: Buffer | null;
-  /**
-   * zstd runs on libuv's pool and holds input, output and context per call: bounding the calls in
-   * flight bounds memory (each ~3x the chunk size) and keeps the pool free for file I/O.
-   */
-  readonly #codecSlots = new Limiter(Math.max(2, availableParallelism()));
+  /** This repository's keys and compression level as registered with the chunk workers. */
+  readonly #scheme: number;
+  /** Lanes for `getChunk`, made on first use. */
+  #lanes: LanePool | undefined;
 
   private constructor(storage: Storage, config: RepoConfig, repoKeys: RepoKeys | null) {
     this.storage = storage;
     this.config = config;
     this.codec = new BlobCodec(repoKeys, config.compression.level);
     this.#idKey = repoKeys?.idKey ?? null;
+    this.#scheme = chunkWorkers().scheme(repoKeys, config.compression.level);
   }
 
   static async init(storage: Storage, options: InitOptions = {}): Promise<Repository> {
@@ -153,44 +154,102 @@ export class Repository {
 
   /** SHA-256 of the plaintext, or HMAC-SHA256 under the id key so ids leak no plaintext hashes. */
   chunkId(data: Uint8Array): Buffer {
-    return this.#idKey
-      ? createHmac("sha256", this.#idKey).update(data).digest()
-      : createHash("sha256").update(data).digest();
+    return chunkIdOf(this.#idKey, data);
   }
 
-  /** Seals and stores a chunk unless present; returns stored bytes (0 when it was already there). */
+  /**
+   * Hashes, checks for zeros, compresses and seals the first `length` bytes of a lane (slab.ts) on
+   * a worker thread; the lane comes back with the blob in it.
+   */
+  sealChunk(lane: Buffer, length: number): Promise<SealedChunk> {
+    return chunkWorkers().sealIn(this.#scheme, lane, length);
+  }
+
+  /** Seals (on this thread) and stores a chunk unless present; returns stored bytes (0 when it was there). */
   async putChunk(id: Buffer, plain: Uint8Array, signal?: AbortSignal): Promise<number> {
-    const hex = id.toString("hex");
-    const blob = await this.#codecSlots.run(() => this.codec.seal(BlobKind.chunk, hex, plain));
-    return (await this.storage.putIfAbsent(keys.chunk(hex), blob, signal))
-      ? blob.reduce((n, b) => n + b.length, 0)
+    return this.putSealedChunk(id, await this.codec.seal(BlobKind.chunk, id.toString("hex"), plain), signal);
+  }
+
+  /** Stores a sealed chunk unless present; returns stored bytes (0 when it was already there). */
+  async putSealedChunk(id: Buffer, parts: readonly Buffer[], signal?: AbortSignal): Promise<number> {
+    return (await this.storage.putIfAbsent(keys.chunk(id.toString("hex")), parts, signal))
+      ? parts.reduce((n, b) => n + b.length, 0)
       : 0;
   }
 
-  /** The chunk's plaintext, checked against its id. Throws CHUNK_MISSING or CHUNK_CORRUPT. */
+  /**
+   * The chunk's plaintext (a buffer of its own), checked against its id. Throws CHUNK_MISSING or
+   * CHUNK_CORRUPT. Read through a lane of the repository's pool (direct I/O, opened in place).
+   */
   async getChunk(id: Buffer, signal?: AbortSignal): Promise<Buffer> {
+    this.#lanes ??= new LanePool(this.inFlight("read"), this.chunkSize + CHUNK_BLOB_OVERHEAD);
+    return this.#lanes.use(async (lane) => {
+      const read = await this.readChunkIn(id, lane, signal);
+      return { result: Buffer.from(read.plain), lane: read.lane };
+    });
+  }
+
+  /**
+   * `getChunk` through a lane (slab.ts; at least chunk size + CHUNK_BLOB_OVERHEAD bytes, taken
+   * over until the call settles): the plaintext comes back as a view of the returned lane, to be
+   * used before the lane's next read.
+   */
+  async readChunkIn(
+    id: Buffer,
+    lane: Buffer,
+    signal?: AbortSignal,
+  ): Promise<{ plain: Buffer; lane: Buffer }> {
     const hex = id.toString("hex");
-    const blob = await this.storage.get(keys.chunk(hex), signal);
-    if (!blob)
+    const length = await this.storage.getInto(keys.chunk(hex), lane, signal);
+    if (length === undefined)
       throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
         details: { chunk: hex },
       });
-    let plain: Buffer;
     try {
-      plain = await this.#codecSlots.run(() => this.codec.open(BlobKind.chunk, hex, blob));
+      return await chunkWorkers().openIn(this.#scheme, hex, lane, length);
     } catch (err) {
-      if (!(err instanceof BlobFormatError)) throw err;
+      if (!(err instanceof ChunkOpenError)) throw err;
       throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: ${err.message}`, {
         cause: err,
         details: { chunk: hex },
       });
     }
-    if (!this.chunkId(plain).equals(id)) {
-      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: its content does not hash to its id`, {
-        details: { chunk: hex },
+  }
+
+  /**
+   * Checks that the chunk blob in the first `length` bytes of `lane` (arriving `from` elsewhere)
+   * opens with this repository's keys and hashes to `hex`, leaving it as it is; returns the lane.
+   */
+  async checkChunkIn(hex: string, lane: Buffer, length: number, from: string): Promise<Buffer> {
+    try {
+      return await chunkWorkers().checkIn(this.#scheme, hex, lane, length);
+    } catch (err) {
+      if (!(err instanceof ChunkOpenError)) throw err;
+      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} from ${from} is corrupt: ${err.message}`, {
+        cause: err,
+        details: { chunk: hex, from },
       });
     }
-    return plain;
+  }
+
+  /**
+   * Opens a chunk blob (which the call takes over) on a worker thread and checks that its plaintext
+   * hashes to `hex`; CHUNK_CORRUPT names `from` when the blob came from elsewhere.
+   */
+  async openChunk(hex: string, blob: Buffer, from?: string): Promise<Buffer> {
+    try {
+      return await chunkWorkers().open(this.#scheme, hex, blob);
+    } catch (err) {
+      if (!(err instanceof ChunkOpenError)) throw err;
+      throw repoError(
+        "CHUNK_CORRUPT",
+        `Chunk ${hex}${from ? ` from ${from}` : ""} is corrupt: ${err.message}`,
+        {
+          cause: err,
+          details: { chunk: hex, ...(from ? { from } : {}) },
+        },
+      );
+    }
   }
 
   async listPoints(machineId?: string): Promise<PointRef[]> {

@@ -21,6 +21,11 @@ export interface Storage {
   /** The object's bytes, or undefined when there is none. */
   get(key: string, signal?: AbortSignal): Promise<Buffer | undefined>;
   /**
+   * Reads the object into the start of `target` and returns its length, or undefined when there is
+   * none; STORAGE_IO when it is larger than `target`. Lets hot paths reuse one buffer per lane.
+   */
+  getInto(key: string, target: Buffer, signal?: AbortSignal): Promise<number | undefined>;
+  /**
    * Writes `data` under `key` unless an object is already there; true when this call wrote it.
    * Atomic: readers see nothing or the whole object, and a concurrent writer of the same key loses
    * cleanly. Durable once `flush()` has returned.

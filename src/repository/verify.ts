@@ -1,5 +1,8 @@
 import { isSnapvisorError } from "../domain/errors.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
+import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
+import { runLanes } from "./pool.js";
+import { laneBuffers } from "./slab.js";
 
 export interface ChunkProblem {
   readonly chunk: string;
@@ -76,29 +79,30 @@ export async function verifyRepository(
 
   const ids = [...users.keys()].sort();
   const chunkProblems: ChunkProblem[] = [];
-  let next = 0;
   let done = 0;
   let bytes = 0;
-  const worker = async (): Promise<void> => {
-    while (next < ids.length) {
-      options.signal?.throwIfAborted();
-      const hex = ids[next++]!;
-      try {
-        const chunk = await repo.getChunk(Buffer.from(hex, "hex"), options.signal);
-        bytes += chunk.length;
-      } catch (err) {
-        if (!isSnapvisorError(err, "CHUNK_MISSING", "CHUNK_CORRUPT")) throw err;
-        const problem = err.code === "CHUNK_MISSING" ? "missing" : "corrupt";
-        const affected = [...(users.get(hex) ?? [])].sort();
-        chunkProblems.push({ chunk: hex, problem, detail: err.message, points: affected });
-        for (const p of affected) note(p, `chunk ${hex} is ${problem}`);
-        if (problem === "corrupt" && options.quarantine !== false) await quarantine(repo, hex);
-      }
-      done++;
-      options.onProgress?.({ chunksDone: done, chunksTotal: ids.length });
+  const laneSize = repo.chunkSize + CHUNK_BLOB_OVERHEAD;
+  const lanes = laneBuffers(Math.min(options.concurrency ?? repo.inFlight("read"), ids.length), laneSize);
+  await runLanes(ids, lanes, async (hex, lane) => {
+    options.signal?.throwIfAborted();
+    try {
+      const read = await repo.readChunkIn(Buffer.from(hex, "hex"), lane, options.signal);
+      bytes += read.plain.length;
+      lane = read.lane;
+    } catch (err) {
+      if (!isSnapvisorError(err, "CHUNK_MISSING", "CHUNK_CORRUPT")) throw err;
+      const problem = err.code === "CHUNK_MISSING" ? "missing" : "corrupt";
+      const affected = [...(users.get(hex) ?? [])].sort();
+      chunkProblems.push({ chunk: hex, problem, detail: err.message, points: affected });
+      for (const p of affected) note(p, `chunk ${hex} is ${problem}`);
+      if (problem === "corrupt" && options.quarantine !== false) await quarantine(repo, hex);
+      // A lane whose memory travelled to a worker (not shared) does not come back with an error.
+      if (lane.length === 0) lane = laneBuffers(1, laneSize)[0]!;
     }
-  };
-  await Promise.all(Array.from({ length: options.concurrency ?? repo.inFlight("read") }, worker));
+    done++;
+    options.onProgress?.({ chunksDone: done, chunksTotal: ids.length });
+    return lane;
+  });
 
   return {
     pointsChecked: selected.length,

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { ConsistencyRecord, DiskSource, Extent, Hypervisor } from "../domain/ports.js";
+import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
 import { repoError } from "./errors.js";
 import { checkExtents, slotsTouched } from "./extents.js";
 import { checkSegment, newPointId } from "./ids.js";
 import { DigestSet } from "./digest-set.js";
 import { DiskIndex, ZERO_ID } from "./index-format.js";
 import type { Manifest, ManifestDisk } from "./manifest.js";
-import { runPool } from "./pool.js";
+import { runLanes } from "./pool.js";
+import { laneBuffers } from "./slab.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
 
 export interface DiskInput {
@@ -196,34 +198,40 @@ async function writeDisk(
   const bytesTotal = slots.reduce((n, s) => n + index.slotLength(s), 0);
   const pending = new Map<string, Promise<void>>();
 
-  await runPool(slots, options.concurrency ?? repo.inFlight("write"), cs, async (slot, buffer) => {
-    options.signal?.throwIfAborted();
-    const length = index.slotLength(slot);
-    const view = buffer.subarray(0, length);
-    await readFully(input, view, slot * cs, options.signal);
-    stats.bytesRead += length;
-    stats.chunksRead++;
-    if (isAllZero(view)) {
-      index.setId(slot, ZERO_ID);
-    } else {
-      const id = repo.chunkId(view);
-      index.setId(slot, id);
-      const hex = id.toString("hex");
-      if (!known.has(id)) {
-        // Two slots of one disk with the same content: the second waits for the first's write.
-        const inFlight = pending.get(hex);
-        if (inFlight) await inFlight;
-        else {
-          const work = storeChunk(repo, id, view, length, stats, options.signal);
-          pending.set(hex, work);
-          await work;
-          known.add(id);
-          pending.delete(hex);
+  const lanes = options.concurrency ?? repo.inFlight("write");
+  await runLanes(
+    slots,
+    laneBuffers(Math.min(lanes, slots.length), cs + CHUNK_BLOB_OVERHEAD),
+    async (slot, lane) => {
+      options.signal?.throwIfAborted();
+      const length = index.slotLength(slot);
+      await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
+      stats.bytesRead += length;
+      stats.chunksRead++;
+      // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
+      const sealed = await repo.sealChunk(lane, length);
+      if (sealed.id === null) index.setId(slot, ZERO_ID);
+      else {
+        const id = sealed.id;
+        index.setId(slot, id);
+        const hex = id.toString("hex");
+        if (!known.has(id)) {
+          // Two slots of one disk with the same content: the second waits for the first's write.
+          const inFlight = pending.get(hex);
+          if (inFlight) await inFlight;
+          else {
+            const work = storeChunk(repo, id, sealed.parts, length, stats, options.signal);
+            pending.set(hex, work);
+            await work;
+            known.add(id);
+            pending.delete(hex);
+          }
         }
       }
-    }
-    options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
-  });
+      options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
+      return sealed.lane;
+    },
+  );
 
   const zeroChunks = countZero(index);
   return {
@@ -247,13 +255,13 @@ async function writeDisk(
 async function storeChunk(
   repo: Repository,
   id: Buffer,
-  data: Buffer,
+  parts: readonly Buffer[],
   length: number,
   stats: SlotStats,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (await repo.storage.touch(keys.chunk(id.toString("hex")))) return;
-  const stored = await repo.putChunk(id, data, signal);
+  const stored = await repo.putSealedChunk(id, parts, signal);
   if (stored > 0) {
     stats.bytesNew += length;
     stats.bytesStored += stored;
@@ -291,15 +299,6 @@ async function readFully(
     }
     done += n;
   }
-}
-
-const ZEROS = Buffer.alloc(64 * 1024);
-function isAllZero(buf: Buffer): boolean {
-  for (let off = 0; off < buf.length; off += ZEROS.length) {
-    const end = Math.min(off + ZEROS.length, buf.length);
-    if (!buf.subarray(off, end).equals(ZEROS.subarray(0, end - off))) return false;
-  }
-  return true;
 }
 
 function countZero(index: DiskIndex): number {

@@ -63,6 +63,9 @@ export class CutStorage implements Storage {
   get(key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
     return this.inner.get(key, signal);
   }
+  getInto(key: string, target: Buffer, signal?: AbortSignal): Promise<number | undefined> {
+    return this.inner.getInto(key, target, signal);
+  }
   replace(key: string, data: ObjectData): Promise<void> {
     return this.inner.replace(key, data);
   }

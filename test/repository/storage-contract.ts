@@ -34,6 +34,23 @@ export function storageContract(
     );
 
     it(
+      "getInto() reads an object into a caller's buffer, answers undefined when absent, refuses one too large",
+      withStorage(async (s) => {
+        const target = Buffer.alloc(8, 0xee);
+        assert.equal(await s.getInto("a/none", target), undefined);
+        await s.putIfAbsent("a/b", [Buffer.from("xy"), Buffer.from("z")]);
+        assert.equal(await s.getInto("a/b", target), 3);
+        assert.deepEqual(target.subarray(0, 4), Buffer.from([0x78, 0x79, 0x7a, 0xee]));
+        await s.putIfAbsent("a/full", Buffer.alloc(8, 1));
+        assert.equal(await s.getInto("a/full", target), 8);
+        await s.putIfAbsent("a/big", Buffer.alloc(9, 2));
+        await assert.rejects(() => s.getInto("a/big", target), /larger than|more than/);
+        await s.putIfAbsent("a/empty", Buffer.alloc(0));
+        assert.equal(await s.getInto("a/empty", target), 0);
+      }),
+    );
+
+    it(
       "putIfAbsent() never overwrites: the first writer wins, later ones get false",
       withStorage(async (s) => {
         assert.equal(await s.putIfAbsent("k/1", Buffer.from("first")), true);
