@@ -27,6 +27,8 @@ export class LocalTransport implements PsTransport {
   readonly describe: string;
   readonly #options: LocalTransportOptions;
   #shell: PowerShell | undefined;
+  /** Settles when every call issued so far has finished (see run()). */
+  #tail: Promise<void> = Promise.resolve();
 
   constructor(options: LocalTransportOptions) {
     this.#options = options;
@@ -57,6 +59,23 @@ export class LocalTransport implements PsTransport {
         "A PowerShell call must be one line (-Command - runs input line by line)",
       );
     }
+    // node-powershell queues calls itself, but a recycle (an abort, a timeout) clears its queue
+    // without settling the calls waiting in it: their callers (other VMs of the job, removing their
+    // checkpoints) would wait forever. So calls wait their turn here and reach the shell one at a
+    // time; a call aborted while waiting leaves the line without running.
+    const previous = this.#tail;
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.#tail = previous.then(() => mine);
+    try {
+      await turn(previous, signal);
+      return await this.#invoke(line, signal);
+    } finally {
+      release();
+    }
+  }
+
+  async #invoke(line: string, signal: AbortSignal | undefined): Promise<PsOutput> {
     const shell = this.#open();
     let aborted = false;
     const onAbort = (): void => {
@@ -114,4 +133,19 @@ export class LocalTransport implements PsTransport {
   async close(): Promise<void> {
     await this.#recycle();
   }
+}
+
+/** Waits for `previous` to settle, or rejects with HYPERV_ABORTED when `signal` aborts first. */
+function turn(previous: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return previous;
+  throwIfAborted(signal, "PowerShell call");
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void =>
+      reject(hypervError("HYPERV_ABORTED", "PowerShell call was aborted", { cause: signal.reason }));
+    signal.addEventListener("abort", onAbort, { once: true });
+    void previous.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+  });
 }

@@ -1,10 +1,11 @@
 /**
  * The simulator's control API: guest activity (writes, shutdowns with their halt events), cluster
- * events (live migration, node down) and fault rules, as methods and over HTTP on loopback.
+ * events (live migration, node down), fault rules and the state (with checkpoints open per CSV and
+ * node, now and the most at once), as methods and over HTTP on loopback.
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { faultRule, IC_STATUS, type FaultRule } from "./scenario.js";
+import { faultRule, IC_STATUS, scenarioVmSchema, type FaultRule, type ScenarioVmInput } from "./scenario.js";
 import { HEARTBEAT_IC, VSS_IC, type HypervModel, type SimVm, type VmStateName } from "./model.js";
 import { patternBytes } from "./disks.js";
 
@@ -32,6 +33,21 @@ export class SimControl {
     seed: number,
   ): Promise<void> {
     await this.write(vmName, disk, offset, patternBytes(seed, offset, length));
+  }
+
+  /** New-VM while the simulator runs: `spec` is a scenario VM (validated here). */
+  async addVm(spec: ScenarioVmInput): Promise<void> {
+    const r = scenarioVmSchema.safeParse(spec);
+    if (!r.success)
+      throw new Error(
+        `Invalid VM: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      );
+    await this.model.addVm(r.data);
+  }
+
+  /** Remove-VM: refused while the VM runs; its disk files stay. */
+  removeVm(vmName: string): void {
+    this.model.removeVm(this.vm(vmName));
   }
 
   /** Changes power state; `haltEvent` is the Worker-Admin event id logged when the VM went down. */
@@ -81,8 +97,14 @@ export class SimControl {
     return this.model.images.read(this.model.file(windowsPath), offset, length);
   }
 
+  /** Starts the most-checkpoints-at-once counts again (between rehearsal jobs on one simulator). */
+  resetCheckpointCounts(): void {
+    this.model.resetMaxOpenCheckpoints();
+  }
+
   state(): object {
     const m = this.model;
+    const open = m.openCheckpoints();
     return {
       nodes: m.nodes,
       vms: m.vms.map((v) => ({
@@ -104,6 +126,16 @@ export class SimControl {
         name: r.name,
       })),
       faults: m.faults.list(),
+      /** Checkpoints open now, per CSV path (or local volume root) and per node. */
+      openCheckpoints: {
+        perCsv: Object.fromEntries(open.perCsv),
+        perHost: Object.fromEntries(open.perHost),
+      },
+      /** The most checkpoints open at once since start (or the last reset). */
+      maxOpenCheckpoints: {
+        perCsv: Object.fromEntries(m.maxOpenCheckpoints.perCsv),
+        perHost: Object.fromEntries(m.maxOpenCheckpoints.perHost),
+      },
     };
   }
 }
@@ -141,7 +173,11 @@ export async function serveControl(
       const [a, name, action] = parts;
       if (req.method === "GET" && a === "state") return reply(200, control.state());
       const b = await body(req);
-      if (req.method === "POST" && a === "vms" && name && action === "writes") {
+      if (req.method === "POST" && a === "vms" && name === undefined) {
+        await control.addVm(b as ScenarioVmInput);
+      } else if (req.method === "DELETE" && a === "vms" && name && action === undefined) {
+        control.removeVm(name);
+      } else if (req.method === "POST" && a === "vms" && name && action === "writes") {
         await control.writePattern(
           name,
           Number(b.disk ?? 0),
@@ -163,6 +199,8 @@ export async function serveControl(
         control.addFault(faultRule.parse(b));
       } else if (req.method === "DELETE" && a === "faults") {
         control.clearFaults();
+      } else if (req.method === "POST" && a === "checkpoint-counts" && name === "reset") {
+        control.resetCheckpointCounts();
       } else return reply(404, { error: `no route ${req.method ?? ""} ${url.pathname}` });
       reply(200, { ok: true });
     })().catch((err: unknown) => reply(400, { error: err instanceof Error ? err.message : String(err) }));

@@ -126,6 +126,12 @@ export interface SimJob {
   result: { snapshot?: SimSnapshot; referencePoint?: SimReferencePoint };
 }
 
+/** Checkpoints open per CSV (or local volume) and per node, as `openCheckpoints()` counts them. */
+export interface CheckpointCounts {
+  readonly perCsv: Map<string, number>;
+  readonly perHost: Map<string, number>;
+}
+
 export function rctId(log: RctLog, gen = log.gen): string {
   return `rctX:${log.epoch}:${gen}`;
 }
@@ -139,6 +145,12 @@ export class HypervModel {
   readonly events: HaltEvent[] = [];
   readonly jobs = new Map<string, SimJob>();
   readonly faults: FaultBook;
+  /**
+   * The most checkpoints open at once per CSV and per node since the model was made (or the counts
+   * were reset), updated at each checkpoint's creation, so a rehearsal can check a backup product's
+   * per-CSV limit from the host's side.
+   */
+  readonly maxOpenCheckpoints: CheckpointCounts = { perCsv: new Map(), perHost: new Map() };
   now: () => Date = () => new Date();
 
   constructor(
@@ -161,7 +173,32 @@ export class HypervModel {
     return hostFile(this.root, windowsPath);
   }
 
-  async #addVm(v: ScenarioVm): Promise<void> {
+  /** A VM created while the simulator runs (New-VM between two backups), built as a scenario VM is. */
+  async addVm(v: ScenarioVm): Promise<SimVm> {
+    if (!this.node(v.node)) throw new Error(`unknown node "${v.node}"`);
+    if (this.vmById(v.id)) throw new Error(`a VM with id ${v.id} already exists`);
+    if (this.vmByName(v.name)) throw new Error(`a VM named "${v.name}" already exists`);
+    return this.#addVm(v);
+  }
+
+  /**
+   * Remove-VM: the VM, its checkpoints and reference points leave the host; its virtual disk files
+   * stay. As on Hyper-V, a running or paused VM cannot be removed.
+   */
+  removeVm(vm: SimVm): void {
+    if (vm.state === "Running" || vm.state === "Paused" || vm.state === "RunningCritical")
+      throw new Error(
+        `Remove-VM : The operation cannot be performed while the virtual machine '${vm.name}' is in its current state (${vm.state}).`,
+      );
+    const dropOwn = <T extends { vmId: string }>(list: T[]) => {
+      for (let i = list.length - 1; i >= 0; i--) if (list[i]?.vmId === vm.id) list.splice(i, 1);
+    };
+    dropOwn(this.snapshots);
+    dropOwn(this.referencePoints);
+    this.vms.splice(this.vms.indexOf(vm), 1);
+  }
+
+  async #addVm(v: ScenarioVm): Promise<SimVm> {
     const installed = v.integrationServices.installed;
     const running = v.state === "Running";
     const icStatus = (spec: { status?: keyof typeof IC_STATUS | undefined } | undefined): number | null => {
@@ -243,6 +280,7 @@ export class HypervModel {
         node: e.node ?? vm.node,
       });
     }
+    return vm;
   }
 
   node(name: string): { name: string; state: "Up" | "Down" | "Paused" } | undefined {
@@ -272,6 +310,59 @@ export class HypervModel {
     const p = path.toLowerCase();
     for (const d of this.disks.values()) if (d.chain.some((f) => f.toLowerCase() === p)) return d;
     return undefined;
+  }
+
+  /**
+   * The cluster shared volume holding `windowsPath` (its path, as Get-ClusterSharedVolume shows it;
+   * the longest match wins), or the local volume's root (`D:\`) for a disk outside every CSV.
+   */
+  volumeOf(windowsPath: string): string {
+    const lower = windowsPath.toLowerCase();
+    const csv = this.scenario.volumes
+      .filter((v) => lower.startsWith(v.path.toLowerCase().replace(/\\+$/, "") + "\\"))
+      .sort((a, b) => b.path.length - a.path.length)[0];
+    return csv ? csv.path : windowsPath.slice(0, 3).toUpperCase();
+  }
+
+  /**
+   * Checkpoints open now (created, not yet removed, merged or converted to a reference point). A
+   * checkpoint counts once for each CSV holding a disk it froze (its differencing children sit
+   * beside those disks) and once for each node running a VM it covers (a collection checkpoint
+   * covers every member of the guest cluster).
+   */
+  openCheckpoints(): CheckpointCounts {
+    const perCsv = new Map<string, number>();
+    const perHost = new Map<string, number>();
+    const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+    for (const snap of this.snapshots) {
+      for (const v of new Set(snap.frozen.map((f) => this.volumeOf(f.disk.basePath)))) bump(perCsv, v);
+      for (const n of new Set(this.#coveredVms(snap).map((vm) => vm.node))) bump(perHost, n);
+    }
+    return { perCsv, perHost };
+  }
+
+  #coveredVms(snap: SimSnapshot): SimVm[] {
+    if (snap.collectionId === undefined) return this.vms.filter((v) => v.id === snap.vmId);
+    const group = this.scenario.guestClusters.find(
+      (g) => g.id.toLowerCase() === snap.collectionId?.toLowerCase(),
+    );
+    const members = new Set(group?.members.map((n) => n.toLowerCase()) ?? []);
+    return this.vms.filter((v) => members.has(v.name.toLowerCase()));
+  }
+
+  #noteOpenCheckpoints(): void {
+    const now = this.openCheckpoints();
+    for (const which of ["perCsv", "perHost"] as const) {
+      const max = this.maxOpenCheckpoints[which];
+      for (const [k, n] of now[which]) max.set(k, Math.max(n, max.get(k) ?? 0));
+    }
+  }
+
+  /** Starts the most-at-once counts again from what is open now. */
+  resetMaxOpenCheckpoints(): void {
+    this.maxOpenCheckpoints.perCsv.clear();
+    this.maxOpenCheckpoints.perHost.clear();
+    this.#noteOpenCheckpoints();
   }
 
   /** A guest write: lands in the active file and is tracked by RCT in the current generation. */
@@ -321,6 +412,7 @@ export class HypervModel {
       collectionId: opts.collectionId,
     };
     this.snapshots.push(snap);
+    this.#noteOpenCheckpoints();
     return snap;
   }
 

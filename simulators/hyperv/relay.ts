@@ -53,6 +53,9 @@ export class PsRelay {
       this.#sockets.delete(socket);
     });
     socket.on("error", () => socket.destroy());
+    // readline re-emits its input's errors: a client killed with unread data resets the socket
+    // (ECONNRESET), which must end that session, not the simulator.
+    lines.on("error", () => socket.destroy());
   }
 
   async close(): Promise<void> {

@@ -86,6 +86,9 @@ const vm = z
   })
   .strict();
 
+/** One VM as a scenario lists it; also what the control API's addVm / `POST /vms` take. */
+export const scenarioVmSchema = vm;
+
 const selector = { vm: z.string().optional(), times: z.number().int().positive().optional() };
 
 export const faultRule = z.discriminatedUnion("kind", [
@@ -110,6 +113,19 @@ export const faultRule = z.discriminatedUnion("kind", [
     })
     .strict(),
   z.object({ kind: z.literal("stderr-noise") }).strict(),
+  /**
+   * Reads over SFTP of a disk's files (the disk whose chain holds `disk`, or any disk of `vm`) fail
+   * with SSH_FX_FAILURE once `afterBytes` bytes were served on the handle: a volume I/O error, or a
+   * CSV going into redirected access mid-backup.
+   */
+  z
+    .object({
+      kind: z.literal("read-failure"),
+      disk: z.string().optional(),
+      afterBytes: z.number().int().nonnegative().default(0),
+      ...selector,
+    })
+    .strict(),
   z.object({ kind: z.literal("hang"), command: z.string(), ...selector }).strict(),
 ]);
 export type FaultRule = z.infer<typeof faultRule>;
@@ -149,6 +165,7 @@ export const scenarioSchema = z
 
 export type Scenario = z.infer<typeof scenarioSchema>;
 export type ScenarioVm = Scenario["vms"][number];
+export type ScenarioVmInput = z.input<typeof scenarioVmSchema>;
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 
 export class ScenarioError extends Error {

@@ -10,6 +10,7 @@ import ssh2 from "ssh2";
 import type { Connection, ServerChannel, SFTPWrapper } from "ssh2";
 import { ed25519KeyPair } from "../common/ssh-keys.js";
 import { hostFile } from "./disks.js";
+import { vmMatches } from "./faults.js";
 import type { HypervModel } from "./model.js";
 import type { PsGrammar } from "./ps/grammar.js";
 import { PsSession } from "./session.js";
@@ -131,6 +132,8 @@ export class NodeSshServer {
 
   #serveSftp(sftp: SFTPWrapper): void {
     const handles = new Map<number, FileHandle>();
+    /** Per handle: the Windows path opened and the bytes served, for the read-failure rule. */
+    const served = new Map<number, { path: string; bytes: number }>();
     let next = 1;
     const handleOf = (buf: Buffer): FileHandle | undefined => handles.get(buf.readUInt32BE(0));
     const local = (path: string): string => {
@@ -145,8 +148,10 @@ export class NodeSshServer {
         return;
       }
       let file: string;
+      let windowsPath: string;
       try {
         file = local(filename);
+        windowsPath = filename.replace(/^\//, "").replace(/\//g, "\\");
       } catch {
         sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE, "No such file");
         return;
@@ -155,6 +160,7 @@ export class NodeSshServer {
         (fh) => {
           const id = next++;
           handles.set(id, fh);
+          served.set(id, { path: windowsPath, bytes: 0 });
           const h = Buffer.alloc(4);
           h.writeUInt32BE(id, 0);
           sftp.handle(reqId, h);
@@ -165,12 +171,21 @@ export class NodeSshServer {
     sftp.on("READ", (reqId, handle, offset, length) => {
       const fh = handleOf(handle);
       if (!fh) return void sftp.status(reqId, STATUS_CODE.FAILURE, "bad handle");
+      const count = served.get(handle.readUInt32BE(0));
+      if (count && this.#readFails(count.path, count.bytes)) {
+        return void sftp.status(
+          reqId,
+          STATUS_CODE.FAILURE,
+          `The request could not be performed because of an I/O device error. (${count.path})`,
+        );
+      }
       const buf = Buffer.alloc(length);
       fh.read(buf, 0, length, offset).then(
-        ({ bytesRead }) =>
-          bytesRead === 0
-            ? sftp.status(reqId, STATUS_CODE.EOF)
-            : sftp.data(reqId, buf.subarray(0, bytesRead)),
+        ({ bytesRead }) => {
+          if (count) count.bytes += bytesRead;
+          if (bytesRead === 0) sftp.status(reqId, STATUS_CODE.EOF);
+          else sftp.data(reqId, buf.subarray(0, bytesRead));
+        },
         () => sftp.status(reqId, STATUS_CODE.FAILURE, "read failed"),
       );
     });
@@ -194,12 +209,27 @@ export class NodeSshServer {
       const id = handle.readUInt32BE(0);
       const fh = handles.get(id);
       handles.delete(id);
+      served.delete(id);
       void (fh?.close() ?? Promise.resolve()).then(() => sftp.status(reqId, STATUS_CODE.OK));
     });
     sftp.on("close", () => {
       for (const fh of handles.values()) void fh.close();
       handles.clear();
     });
+  }
+
+  /** Whether a `read-failure` rule hits this read (consuming one use when it does). */
+  #readFails(windowsPath: string, servedBytes: number): boolean {
+    const disk = this.model.diskOfFile(windowsPath);
+    if (!disk) return false;
+    const owners = this.model.vms.filter((v) => v.drives.some((d) => d.disk === disk)).map((v) => v.name);
+    return (
+      this.model.faults.take("read-failure", (r) => {
+        if (servedBytes < r.afterBytes) return false;
+        if (r.disk !== undefined && this.model.diskOfFile(r.disk) !== disk) return false;
+        return r.vm === undefined || owners.some((n) => vmMatches(r, n));
+      }) !== undefined
+    );
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { faultRuleSchema } from "./fault-rules.js";
 import { patternBytes, type VsphereModel } from "./model.js";
+import { scenarioVmSchema } from "./scenario.js";
 import { readBody, type SoapEndpoint } from "./soap-server.js";
 import { VimFault } from "./vim-value.js";
 import * as ops from "./vm-ops.js";
@@ -113,6 +114,23 @@ export async function handleControl(
           openSnapshots: Object.fromEntries(model.openSnapshots()),
           maxOpenSnapshots: Object.fromEntries(model.maxOpenSnapshots),
         });
+      case "POST /vms": {
+        // A VM deployed while the simulator runs (between two backups, say).
+        const spec = await body(scenarioVmSchema);
+        let vm: VirtualMachine;
+        try {
+          vm = model.addVm(spec);
+        } catch (err) {
+          throw new HttpError(409, err instanceof Error ? err.message : String(err));
+        }
+        return json(201, summary(vm));
+      }
+      case "DELETE /vms/:vm": {
+        // UnregisterVM: out of the inventory, files kept; refused while powered on.
+        const vm = vmNamed(parts[1]);
+        model.unregisterVm(vm);
+        return json(200, { name: vm.name, removed: true });
+      }
       case "POST /vms/:vm/write": {
         const vm = vmNamed(parts[1]);
         const w = await body(writeSchema);

@@ -22,7 +22,7 @@ import {
 } from "./inventory.js";
 import type { Scenario, ScenarioVm } from "./scenario.js";
 import { TaskManager } from "./tasks.js";
-import { MoRef } from "./vim-value.js";
+import { faults, MoRef } from "./vim-value.js";
 import { VirtualMachine } from "./vm.js";
 
 export interface Session {
@@ -212,12 +212,54 @@ export class VsphereModel {
     for (const v of spec.vms) this.#buildVm(v, dc, hosts.get(v.host)!, stores);
   }
 
+  /**
+   * A VM created on `spec.host` while the simulator runs (an admin deploying one between two
+   * backups), built as a scenario VM is; posts VmCreatedEvent.
+   */
+  addVm(spec: ScenarioVm): VirtualMachine {
+    const where = this.hosts().find((h) => h.host.name === spec.host);
+    if (!where) throw new Error(`no host named ${JSON.stringify(spec.host)}`);
+    if (where.datacenter.vmFolder.children.some((c) => c.name === spec.name))
+      throw new Error(`a VM named ${JSON.stringify(spec.name)} already exists in ${where.datacenter.name}`);
+    const stores = this.datastores.filter((d) => where.datacenter.datastoreFolder.children.includes(d));
+    const missing = spec.disks.find((d) => !stores.some((s) => s.name === d.datastore));
+    if (missing)
+      throw new Error(`no datastore named ${JSON.stringify(missing.datastore)} in ${where.datacenter.name}`);
+    const vm = this.#buildVm(spec, where.datacenter, where, stores);
+    this.events.postVm("VmCreatedEvent", vm, this.scenario.credentials.user, this.clock.now());
+    this.changed();
+    return vm;
+  }
+
+  /**
+   * UnregisterVM: the VM leaves the inventory (its files stay on the datastores). As in vSphere, a
+   * powered-on VM cannot be unregistered. Posts VmRemovedEvent.
+   */
+  unregisterVm(vm: VirtualMachine): void {
+    if (vm.power === "poweredOn") throw faults.invalidPowerState("poweredOff", vm.power);
+    this.events.postVm("VmRemovedEvent", vm, this.scenario.credentials.user, this.clock.now());
+    const drop = <T>(list: T[], item: T) => {
+      const i = list.indexOf(item);
+      if (i >= 0) list.splice(i, 1);
+    };
+    const { datacenter, host, pool } = vm.placement;
+    drop(datacenter.vmFolder.children, vm);
+    drop(host.vms, vm);
+    drop(pool.vms, vm);
+    for (const ds of this.datastores) drop(ds.vms, vm);
+    drop(this.vms, vm);
+    for (const s of vm.allSnapshots()) this.objects.delete(s.ref.key);
+    this.objects.delete(vm.ref.key);
+    for (const d of vm.disks) d.close();
+    this.changed();
+  }
+
   #buildVm(
     spec: ScenarioVm,
     dc: Datacenter,
     where: { host: HostSystem; compute: ComputeResource },
     stores: Datastore[],
-  ): void {
+  ): VirtualMachine {
     const now = this.clock.now();
     const vmStores = stores.filter((s) => spec.disks.some((d) => d.datastore === s.name));
     const instanceUuid = spec.instanceUuid ?? uuidFrom(`instance:${spec.name}`);
@@ -301,6 +343,7 @@ export class VsphereModel {
       for (const d of vm.disks) d.activateTracking(this.scenario.options.cbtBlockSize);
     }
     this.vms.push(vm);
+    return vm;
   }
 
   close(): void {

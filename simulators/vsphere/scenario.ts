@@ -78,6 +78,9 @@ const vm = z.object({
   snapshots: z.array(snapshot).default([]),
 });
 
+/** One VM as a scenario lists it; also the body of the control API's `POST /vms`. */
+export const scenarioVmSchema = vm;
+
 const host = z.object({ name });
 const datastore = z.object({ name, capacity: size.default(1024 ** 4) });
 

@@ -44,7 +44,8 @@ export function formatBar(fraction: number, width: number): string {
 export interface ObjectProgress {
   readonly id: string;
   readonly name: string;
-  readonly bytesTotal: number;
+  /** Bytes the object was expected to read; once it is done, what it did read. */
+  bytesTotal: number;
   bytesRead: number;
   readonly startedAt: number;
   done?: ObjectOutcome["status"];
@@ -80,7 +81,12 @@ export class ProgressState {
       }
       case "object-done": {
         const p = this.objects.get(event.outcome.id);
-        if (p) p.done = event.outcome.status;
+        if (p) {
+          p.done = event.outcome.status;
+          // What a finished object did not read (areas that turned out empty, a failure) will not be
+          // read: the overall bar and ETA count what is still to come.
+          p.bytesTotal = p.bytesRead;
+        }
         return p;
       }
     }
@@ -129,13 +135,19 @@ export function formatLine(
   return `${name}${bar} ${pct}  ${formatBytes(read)}/${formatBytes(total)}  ${formatRate(rate)}  ETA ${formatEta(eta)}`;
 }
 
-/** The TTY frame: one line per object not yet done, then the overall line. */
-export function renderFrame(state: ProgressState, now: number, columns: number): string[] {
+/**
+ * The TTY frame: one line per object not yet done, then the overall line. With `rows` known, the
+ * frame keeps to `rows - 1` lines (a frame taller than the screen cannot be redrawn in place): the
+ * objects that do not fit are counted on one line.
+ */
+export function renderFrame(state: ProgressState, now: number, columns: number, rows?: number): string[] {
   const active = [...state.objects.values()].filter((p) => p.done === undefined);
-  const nameWidth = Math.min(24, Math.max(7, ...active.map((p) => p.name.length)));
+  const maxLines = rows !== undefined && rows > 0 ? Math.max(1, rows - 1) : Infinity;
+  const shown = active.length + 1 <= maxLines ? active : active.slice(0, Math.max(0, maxLines - 2));
+  const nameWidth = Math.min(24, Math.max(7, ...shown.map((p) => p.name.length)));
   const barWidth = Math.max(0, Math.min(30, columns - nameWidth - 60));
   const fit = (s: string) => (s.length > columns ? s.slice(0, Math.max(0, columns - 1)) : s);
-  const lines = active.map((p) =>
+  const lines = shown.map((p) =>
     fit(
       formatLine(
         p.name.slice(0, nameWidth).padEnd(nameWidth),
@@ -147,6 +159,8 @@ export function renderFrame(state: ProgressState, now: number, columns: number):
       ),
     ),
   );
+  if (shown.length < active.length && maxLines >= 2)
+    lines.push(fit(`... and ${active.length - shown.length} more running`));
   const t = state.totals();
   const doneCount = state.objects.size - active.length;
   lines.push(

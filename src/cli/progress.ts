@@ -1,8 +1,10 @@
 /**
  * Progress output of a backup job, three ways: redrawn bars on a TTY, plain lines elsewhere (start,
  * every 25 %, done), JSON lines with `--json`. Formatting lives in progress-format.ts; these writers
- * only choose when to print. Time comes from the injected clock.
+ * only choose when to print, and keep other output written to the same terminal from tearing the
+ * bars. Time comes from the injected clock.
  */
+import { Writable } from "node:stream";
 import type { JobEvent } from "../controller/backup-job.js";
 import type { Clock } from "../domain/ports.js";
 import { ProgressState, formatBytes, formatLine, jsonLine, renderFrame } from "./progress-format.js";
@@ -10,19 +12,40 @@ import { ProgressState, formatBytes, formatLine, jsonLine, renderFrame } from ".
 export interface ProgressStream {
   write(chunk: string): unknown;
   readonly columns?: number;
+  readonly rows?: number;
 }
 
 export type ProgressMode = "tty" | "plain" | "json";
 
 export interface ProgressWriter {
   onEvent(event: JobEvent): void;
-  /** Final redraw; leaves the cursor below the output. */
+  /** Final redraw; leaves the cursor below the output, which later writes no longer touch. */
   finish(): void;
+  /**
+   * Writes other output (log lines, notices) to the same stream. On a TTY it goes above the bars:
+   * the frame is erased, the text written, and the frame drawn again below it, so neither is torn.
+   */
+  interject(text: string): void;
+}
+
+/**
+ * How progress is shown: JSON lines with `--json`, bars when the progress stream is a terminal that
+ * can move its cursor (not `TERM=dumb`), plain lines otherwise (pipes, files, CI logs).
+ */
+export function chooseProgressMode(options: {
+  json: boolean;
+  isTTY: boolean | undefined;
+  term: string | undefined;
+}): ProgressMode {
+  if (options.json) return "json";
+  return options.isTTY === true && options.term !== "dumb" ? "tty" : "plain";
 }
 
 /** Minimum time between two TTY redraws. */
 const REDRAW_MS = 100;
 const PLAIN_STEP = 0.25;
+/** Used when a terminal reports no width (a pty nobody sized reports 0 columns). */
+const DEFAULT_COLUMNS = 80;
 
 export function createProgressWriter(
   mode: ProgressMode,
@@ -31,8 +54,13 @@ export function createProgressWriter(
 ): ProgressWriter {
   const now = () => clock.now().getTime();
   const state = new ProgressState(now());
+  const passThrough = (text: string) => void stream.write(text);
   if (mode === "json") {
-    return { onEvent: (e) => void stream.write(jsonLine(e, clock.now()) + "\n"), finish() {} };
+    return {
+      onEvent: (e) => void stream.write(jsonLine(e, clock.now()) + "\n"),
+      finish() {},
+      interject: passThrough,
+    };
   }
   if (mode === "plain") {
     const lastStep = new Map<string, number>();
@@ -58,25 +86,53 @@ export function createProgressWriter(
         }
       },
       finish() {},
+      interject: passThrough,
     };
   }
+  /** Lines of the frame on screen, the cursor being on the line below them. */
   let drawn = 0;
+  let frame: string[] = [];
   let lastDraw = -Infinity;
+  let finished = false;
+  // Move to the first line of the frame on screen and clear to the end of the screen.
+  const erase = () => (drawn > 0 ? `\x1b[${drawn}F\x1b[0J` : "");
   const draw = (force: boolean) => {
     const t = now();
-    if (!force && t - lastDraw < REDRAW_MS) return;
+    if (finished || (!force && t - lastDraw < REDRAW_MS)) return;
     lastDraw = t;
-    const lines = renderFrame(state, t, stream.columns ?? 80);
-    // Move up over the previous frame, clear to the end of the screen, draw the new one.
-    const up = drawn > 0 ? `\x1b[${drawn}F` : "";
-    stream.write(`${up}\x1b[0J${lines.join("\n")}\n`);
-    drawn = lines.length;
+    const columns = stream.columns !== undefined && stream.columns > 0 ? stream.columns : DEFAULT_COLUMNS;
+    frame = renderFrame(state, t, columns, stream.rows);
+    stream.write(`${erase()}${frame.join("\n")}\n`);
+    drawn = frame.length;
   };
   return {
     onEvent(e) {
       state.apply(e, now());
       draw(e.type !== "object-progress");
     },
-    finish: () => draw(true),
+    finish() {
+      draw(true);
+      finished = true;
+      drawn = 0;
+    },
+    interject(text) {
+      if (text === "") return;
+      const line = text.endsWith("\n") ? text : `${text}\n`;
+      stream.write(drawn > 0 ? `${erase()}${line}${frame.join("\n")}\n` : text);
+    },
   };
+}
+
+/**
+ * A stream for everything else the command writes to the progress stream (its pino logger, the
+ * signal notice), routed through `interject` so log lines and bars share a terminal cleanly.
+ */
+export function interjectingStream(writer: ProgressWriter): Writable {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _encoding, callback) {
+      writer.interject(typeof chunk === "string" ? chunk : chunk.toString("utf8"));
+      callback();
+    },
+  });
 }

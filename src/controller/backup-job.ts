@@ -16,7 +16,7 @@ import type {
   PointSummary,
   RepositoryWriter,
 } from "../domain/repository-port.js";
-import { bytesToRead } from "./disk-inputs.js";
+import { withReadSize } from "./disk-inputs.js";
 import {
   VmRun,
   deferred,
@@ -28,7 +28,7 @@ import {
 } from "./vm-run.js";
 import { ControllerError } from "./errors.js";
 import { exitCodeOf, type JobSummary, type ObjectOutcome } from "./job-summary.js";
-import { keysForVm, type LimitKey, type Limiter } from "./limits.js";
+import { keysForVm, storeKeys, type LimitKey, type Limiter } from "./limits.js";
 import { SHARED_DISK_KEY, sharedDiskId, type BackupPlan, type PlannedSharedDisk } from "./plan.js";
 
 export type JobEvent =
@@ -160,10 +160,8 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
 
   async function backUp(run: VmRun, reads: readonly PlannedSharedDisk[]): Promise<void> {
     const { vm, decision, group } = run.planned;
-    const keys: LimitKey[] = keysForVm(vm);
-    const storeKind = vm.hypervisor === "hyperv" ? "csv" : "datastore";
-    for (const s of reads)
-      keys.push({ kind: storeKind, name: s.datastore }, { kind: "snapshots", name: s.datastore });
+    const keys: LimitKey[] = keysForVm(vm, group.source);
+    for (const s of reads) keys.push(...storeKeys(vm.hypervisor, group.source, s.datastore));
     const lease = await options.limiter.acquire(keys, signal);
     try {
       run.leftovers = await run.session.removeLeftovers(vm, signal);
@@ -255,9 +253,11 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
     const machine = { id: vm.id, name: vm.name, hypervisor: vm.hypervisor, kind: "vm" } as const;
     run.point = await write(machine, disks, r.record, run.planned.parent, takenAt, references);
     try {
-      await run.session.commitSnapshot(vm, snapshot, signal);
+      // No signal: once the point is written, an abort lets the commit finish like the removal that
+      // follows (on Hyper-V the commit *is* the removal: the checkpoint becomes a reference point),
+      // so the VM is reported with the point it has and its next backup stays incremental.
+      await run.session.commitSnapshot(vm, snapshot);
     } catch (err) {
-      if (signal?.aborted) throw err;
       // The point is written and complete; only the base of the next incremental is lost.
       run.messages.push(
         `point written, but the snapshot could not be committed (the next backup reads in full): ${messageOf(err)}`,
@@ -273,14 +273,15 @@ export async function runBackupJob(options: BackupJobOptions): Promise<JobSummar
     takenAt: Date,
     references: readonly PointDiskReference[],
   ): Promise<PointSummary> {
-    const bytesTotal = disks.reduce((n, d) => n + bytesToRead(d, d.capacity), 0);
+    const sized = await Promise.all(disks.map((d) => withReadSize(d, signal)));
+    const bytesTotal = sized.reduce((n, d) => n + d.bytes, 0);
     options.onEvent?.({ type: "object-start", id: machine.id, name: machine.name, bytesTotal });
     let bytesRead = 0;
     return options.repository.writePoint({
       machine,
       jobId: options.jobId,
       takenAt,
-      disks,
+      disks: sized.map((d) => d.input),
       references,
       consistency,
       ...(parent !== undefined && disks.some((d) => d.changed !== "all") ? { parent } : {}),

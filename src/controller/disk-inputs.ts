@@ -52,6 +52,33 @@ export function bytesToRead(spec: ReadSpec, capacity: number): number {
 }
 
 /**
+ * The bytes the repository will read of `input`, for progress: the changed areas, or for a full
+ * read the areas the source knows to be allocated (a thin 2 TB disk holding 200 GB reads 200 GB).
+ * The source is asked once here and its answer handed on with the input, so the repository does not
+ * ask again. A source that cannot say (or fails to) counts at its capacity.
+ */
+export async function withReadSize(
+  input: PointDiskInput,
+  signal?: AbortSignal,
+): Promise<{ input: PointDiskInput; bytes: number }> {
+  const total = (areas: readonly Extent[]) => areas.reduce((n, e) => n + Math.max(0, e.length), 0);
+  if (input.changed !== "all") return { input, bytes: total(input.changed) };
+  const source = input.source;
+  if (!source.allocated) return { input, bytes: input.capacity };
+  let areas: readonly Extent[];
+  try {
+    areas = await source.allocated(signal);
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    return { input, bytes: input.capacity };
+  }
+  return {
+    input: { ...input, source: withAllocated(source, areas) },
+    bytes: Math.min(input.capacity, total(areas)),
+  };
+}
+
+/**
  * The snapshot's disk, answering `allocated()` with the adapter's allocated areas so a full read
  * skips what was never written. Without them the source is returned as it is.
  */

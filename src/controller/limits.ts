@@ -16,7 +16,7 @@ export type LimitKind = "snapshots" | "datastore" | "csv" | "host" | "global";
 
 export interface LimitKey {
   readonly kind: LimitKind;
-  /** Datastore, CSV or host name; "" for global. */
+  /** `<source>:<datastore, CSV or host name>`; "" for global. */
   readonly name: string;
 }
 
@@ -34,17 +34,30 @@ export function keyId(key: LimitKey): string {
 }
 
 /**
+ * The read slot and the open-snapshot slot of one datastore (vSphere) or CSV/volume (Hyper-V) of
+ * `source`. Store names are only unique within a source (every Hyper-V cluster has a
+ * `C:\ClusterStorage\Volume1`, every standalone host a `D:\`), so the source is part of the key.
+ */
+export function storeKeys(hypervisor: VmInfo["hypervisor"], source: string, store: string): LimitKey[] {
+  const name = `${source}:${store}`;
+  return [
+    { kind: hypervisor === "hyperv" ? "csv" : "datastore", name },
+    { kind: "snapshots", name },
+  ];
+}
+
+/**
  * Keys a VM's backup holds: global, its host, and for each datastore/CSV of its own (not shared)
  * disks a read slot and an open-snapshot slot. Shared disks are read by their host/cluster object.
+ * `source` is the config source (vSphere endpoint, Hyper-V host or cluster) the VM was found on.
  */
-export function keysForVm(vm: Pick<VmInfo, "hypervisor" | "host" | "disks">): LimitKey[] {
+export function keysForVm(vm: Pick<VmInfo, "hypervisor" | "host" | "disks">, source: string): LimitKey[] {
   const stores = new Set(vm.disks.filter((d: VmDisk) => !d.shared).map((d) => d.datastore));
-  const storeKind: LimitKind = vm.hypervisor === "hyperv" ? "csv" : "datastore";
   const keys: LimitKey[] = [
     { kind: "global", name: "" },
-    { kind: "host", name: vm.host },
+    { kind: "host", name: `${source}:${vm.host}` },
   ];
-  for (const s of stores) keys.push({ kind: storeKind, name: s }, { kind: "snapshots", name: s });
+  for (const s of stores) keys.push(...storeKeys(vm.hypervisor, source, s));
   return keys;
 }
 
@@ -152,7 +165,7 @@ export class Limiter {
     return { release: releaseAll };
   }
 
-  /** Usage per key id (`global`, `host:esx1`, `datastore:ds1`, `snapshots:ds1`, ...). */
+  /** Usage per key id (`global`, `host:vc1:esx1`, `datastore:vc1:ds1`, `snapshots:vc1:ds1`, ...). */
   stats(): ReadonlyMap<string, KeyStats> {
     const out = new Map<string, KeyStats>();
     for (const [id, s] of this.#slots)

@@ -212,6 +212,37 @@ describe("runBackupJob()", () => {
     assert.equal(summary.exitCode, 1);
   });
 
+  it("commits and reports ok a VM whose point was written when SIGINT came", async () => {
+    const hv = new FakeHypervisor();
+    const repo = new FakeRepository();
+    const controller = new AbortController();
+    addVm(hv, "a-1");
+    addVm(hv, "b-1");
+    const commit = hv.commitSnapshot.bind(hv);
+    hv.commitSnapshot = (v, snapshot, signal) => {
+      // The signal comes after a-1's point was written, before its commit.
+      if (v.name === "a-1") controller.abort(new Error("SIGINT"));
+      return commit(v, snapshot, signal);
+    };
+    const summary = await cycle(hv, repo, { limits: { global: 1 }, signal: controller.signal });
+    const a = outcome(summary, "a-1");
+    assert.equal(a.status, "ok", JSON.stringify(a.messages));
+    assert.ok(a.point);
+    assert.ok(
+      hv.calls.includes("commitSnapshot a-1 snapvisor-backup-job-1"),
+      "committed: the next backup is incremental",
+    );
+    assert.deepEqual(
+      summary.outcomes.map((o) => [o.name, o.status]),
+      [
+        ["a-1", "ok"],
+        ["b-1", "aborted"],
+      ],
+    );
+    assert.equal(repo.points.length, 1);
+    assert.deepEqual(hv.openSnapshots(), {});
+  });
+
   it("sweeps a snapshot the hypervisor made although the create call failed", async () => {
     const hv = new FakeHypervisor();
     const repo = new FakeRepository();

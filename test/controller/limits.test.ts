@@ -31,28 +31,54 @@ function disk(key: string, datastore: string, shared = false): VmDisk {
 
 describe("keysForVm()", () => {
   it("takes global, host, and a read and snapshot slot per datastore of a vSphere VM", () => {
-    const keys = keysForVm({
-      hypervisor: "vsphere",
-      host: "esx1",
-      disks: [disk("1", "ds1"), disk("2", "ds2"), disk("3", "ds1")],
-    });
+    const keys = keysForVm(
+      {
+        hypervisor: "vsphere",
+        host: "esx1",
+        disks: [disk("1", "ds1"), disk("2", "ds2"), disk("3", "ds1")],
+      },
+      "vc1",
+    );
     assert.deepEqual(keys.map(keyId).sort(), [
-      "datastore:ds1",
-      "datastore:ds2",
+      "datastore:vc1:ds1",
+      "datastore:vc1:ds2",
       "global",
-      "host:esx1",
-      "snapshots:ds1",
-      "snapshots:ds2",
+      "host:vc1:esx1",
+      "snapshots:vc1:ds1",
+      "snapshots:vc1:ds2",
     ]);
   });
 
   it("uses CSV keys for Hyper-V and leaves shared disks to their cluster", () => {
-    const keys = keysForVm({
-      hypervisor: "hyperv",
-      host: "n1",
-      disks: [disk("a", "CSV1"), disk("b", "CSV2", true)],
-    });
-    assert.deepEqual(keys.map(keyId).sort(), ["csv:CSV1", "global", "host:n1", "snapshots:CSV1"]);
+    const keys = keysForVm(
+      {
+        hypervisor: "hyperv",
+        host: "n1",
+        disks: [disk("a", "CSV1"), disk("b", "CSV2", true)],
+      },
+      "c1",
+    );
+    assert.deepEqual(keys.map(keyId).sort(), ["csv:c1:CSV1", "global", "host:c1:n1", "snapshots:c1:CSV1"]);
+  });
+
+  it("keeps stores and hosts of different sources apart even when their names are equal", async () => {
+    // Every Hyper-V cluster has a C:\ClusterStorage\Volume1 and every standalone host a D:\.
+    const volume1 = (source: string) =>
+      keysForVm(
+        { hypervisor: "hyperv", host: "node1", disks: [disk("a", "C:\\ClusterStorage\\Volume1")] },
+        source,
+      );
+    const a = volume1("cluster-a");
+    const b = volume1("cluster-b");
+    assert.deepEqual(
+      a.map(keyId).filter((id) => b.map(keyId).includes(id)),
+      ["global"],
+    );
+    const limiter = new Limiter({ ...limits, perHost: 1, perCsv: 1, openSnapshotsPerDatastore: 1 });
+    const first = await limiter.acquire(a);
+    const second = await within(limiter.acquire(b), 10);
+    second.release();
+    first.release();
   });
 });
 
@@ -67,7 +93,10 @@ describe("Limiter", () => {
     const jobs = Array.from({ length: 60 }, async () => {
       const host = hosts[Math.floor(random() * hosts.length)] ?? "esx1";
       const ds = [...new Set([0, 1].map(() => stores[Math.floor(random() * stores.length)] ?? "ds1"))];
-      const keys = keysForVm({ hypervisor: "vsphere", host, disks: ds.map((d, i) => disk(String(i), d)) });
+      const keys = keysForVm(
+        { hypervisor: "vsphere", host, disks: ds.map((d, i) => disk(String(i), d)) },
+        "vc1",
+      );
       const work = 1 + Math.floor(random() * 5);
       const lease = await limiter.acquire(keys);
       const ids = keys.map(keyId);
@@ -104,7 +133,7 @@ describe("Limiter", () => {
     let max = 0;
     const jobs = Array.from({ length: 10 }, async (_, i) => {
       const lease = await limiter.acquire(
-        keysForVm({ hypervisor: "vsphere", host: `esx${i}`, disks: [disk("1", `ds${i}`)] }),
+        keysForVm({ hypervisor: "vsphere", host: `esx${i}`, disks: [disk("1", `ds${i}`)] }, "vc1"),
       );
       max = Math.max(max, ++active);
       for (let t = 0; t < 3; t++) await turn();

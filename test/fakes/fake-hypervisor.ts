@@ -266,7 +266,9 @@ export class FakeHypervisor implements HypervisorSession {
     };
   }
 
-  async commitSnapshot(vm: VmInfo, snapshot: BackupSnapshot): Promise<void> {
+  async commitSnapshot(vm: VmInfo, snapshot: BackupSnapshot, signal?: AbortSignal): Promise<void> {
+    // Like the adapters: an aborted signal stops the call before it reaches the host.
+    signal?.throwIfAborted();
     this.calls.push(`commitSnapshot ${vm.name} ${snapshot.name}`);
     if (this.#vm(vm).faults.commitFailure)
       throw new SnapvisorError("JOB_FAILED", "ConvertToReferencePoint failed: 32768");

@@ -67,6 +67,18 @@ export async function startLab(options: {
             ? { host: vsphere.ssh.host, port: vsphere.ssh.port, hostKey: vsphere.ssh.hostKeyFingerprint }
             : null,
         },
+        // Throwaway credentials of a local simulator, printed so a config can reach it.
+        hyperv: {
+          nodes: hyperv.nodes.map((n) => ({
+            name: n.name,
+            executable: n.executable,
+            ssh: { host: n.ssh.host, port: n.ssh.port, hostKey: n.ssh.hostKeyFingerprint },
+          })),
+          filesRoot: hyperv.filesRoot,
+          ssh: { username: hyperv.credentials.username, password: hyperv.credentials.password },
+          controlUrl: hyperv.controlUrl,
+          controlToken: hyperv.controlToken,
+        },
       };
     },
     control(method, path, body) {

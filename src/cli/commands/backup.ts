@@ -4,7 +4,7 @@ import { previousMembers } from "../../controller/history.js";
 import { SnapvisorError } from "../../domain/errors.js";
 import { repositoryWriter } from "../../repository/repository-writer.js";
 import type { CliIo, ExitCode } from "../command.js";
-import { createProgressWriter } from "../progress.js";
+import { chooseProgressMode, createProgressWriter, interjectingStream } from "../progress.js";
 import { parseCommandArgs } from "../args.js";
 import { openConfiguredRepository, withControllerContext } from "../app/context.js";
 import { replicateNewPoints } from "../app/after-backup.js";
@@ -28,12 +28,20 @@ export async function backup(args: readonly string[], io: CliIo): Promise<ExitCo
   });
   if (!values.config)
     throw new SnapvisorError("USAGE", 'backup: --config FILE is required (or "backup image FILE")');
-  return withControllerContext(io, values.config, async ({ config, logger, signal }) => {
+  const clock = { now: () => new Date() };
+  const mode = chooseProgressMode({
+    json: values.json === true,
+    isTTY: (io.stderr as { isTTY?: boolean }).isTTY,
+    term: io.env["TERM"],
+  });
+  const progress = createProgressWriter(mode, values.json ? io.stdout : io.stderr, clock);
+  // On a TTY, logs and notices on stderr go above the bars instead of through them.
+  const ctxIo = mode === "tty" ? { ...io, stderr: interjectingStream(progress) } : io;
+  return withControllerContext(ctxIo, values.config, async ({ config, logger, signal }) => {
     const groups = values.group ?? config.protectionGroups.map((g) => g.name);
     const sources = new Set(
       config.protectionGroups.filter((g) => groups.includes(g.name)).map((g) => g.source),
     );
-    const clock = { now: () => new Date() };
     const history = await readHistory(config);
     const opened = await openConfiguredRepository(io, config, "backup", "backup");
     const sessions = await openConfigSessions(io.env, config, {
@@ -44,11 +52,6 @@ export async function backup(args: readonly string[], io: CliIo): Promise<ExitCo
       await opened.close();
       throw err;
     });
-    const progress = createProgressWriter(
-      values.json ? "json" : io.stdinIsTTY && (io.stderr as { isTTY?: boolean }).isTTY ? "tty" : "plain",
-      values.json ? io.stdout : io.stderr,
-      clock,
-    );
     try {
       const { summary } = await runBackupCycle({
         config,
@@ -65,11 +68,17 @@ export async function backup(args: readonly string[], io: CliIo): Promise<ExitCo
       });
       progress.finish();
       await appendHistory(config, summary, { groups, trigger: "manual", partial: values.vm !== undefined });
-      if (!values.json) io.stdout.write(formatSummary(summary));
+      // With --json the last line is the summary itself (every outcome, VMs added and removed).
+      io.stdout.write(
+        values.json
+          ? JSON.stringify({ time: clock.now().toISOString(), type: "summary", ...summary }) + "\n"
+          : formatSummary(summary),
+      );
       for (const line of await replicateNewPoints(io, config, opened.repo, summary, signal))
         io.stderr.write(`${line}\n`);
       return summary.exitCode;
     } finally {
+      progress.finish();
       await closeSessions(sessions);
       await opened.close();
     }

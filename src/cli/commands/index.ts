@@ -32,8 +32,8 @@ export const commands: readonly Command[] = [
   ),
   lazy(
     ["sim"],
-    "sim [--scenario FILE] [--dir DIR]",
-    "Start the simulators (vSphere SOAP over HTTPS, ESXi SSH) from a scenario; print their endpoints as JSON; run until interrupted.",
+    "sim [--scenario FILE]... [--dir DIR]",
+    "Start the simulators (vSphere SOAP over HTTPS and ESXi SSH; a Hyper-V cluster's PowerShell and OpenSSH) from scenario files (one per kind, the lab's by default); print their endpoints as JSON; run until interrupted.",
     async () => (await import("./sim.js")).sim,
   ),
   lazy(

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { PowerShell } from "node-powershell";
-import { SshTransport } from "../../../adapters/hyperv/index.js";
+import { LocalTransport, SshTransport } from "../../../adapters/hyperv/index.js";
 import { startLab, type Lab } from "./harness.js";
 
 describe("transports against the simulator", () => {
@@ -75,6 +75,32 @@ describe("transports against the simulator", () => {
       await ps.dispose();
     }
   });
+
+  it(
+    "runs a local call queued behind one that is aborted, instead of leaving it waiting forever",
+    { timeout: 60_000 },
+    async () => {
+      // node-powershell clears its own queue when the shell is recycled, without settling what waited
+      // in it; the transport keeps its callers in a line of its own so none is dropped.
+      const t = new LocalTransport({ executable: lab.sim.nodes[0]?.executable ?? "" });
+      try {
+        assert.equal((await t.run("[Console]::Out.WriteLine(1)")).stdout.trim(), "1", "the shell is up");
+        lab.sim.control.addFault({ kind: "hang", command: "Get-Date", times: 1 });
+        const abort = new AbortController();
+        const hung = t.run("Get-Date", abort.signal);
+        const queued = t.run("[Console]::Out.WriteLine(2)");
+        const waiting = new AbortController();
+        const leaves = t.run("[Console]::Out.WriteLine(3)", waiting.signal);
+        waiting.abort(new Error("SIGINT"));
+        await assert.rejects(leaves, (e: Error & { code?: string }) => e.code === "HYPERV_ABORTED");
+        abort.abort(new Error("SIGINT"));
+        await assert.rejects(hung, (e: Error & { code?: string }) => e.code === "HYPERV_ABORTED");
+        assert.equal((await queued).stdout.trim(), "2");
+      } finally {
+        await t.close();
+      }
+    },
+  );
 
   it("answers with Windows PowerShell 5.1 JSON shapes: enums as numbers, dates as \\/Date(ms)\\/", async () => {
     await lab.close();
