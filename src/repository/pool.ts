@@ -1,3 +1,5 @@
+import { returnLanes } from "./slab.js";
+
 /**
  * Runs `work` over `items` with at most `concurrency` in flight, each worker owning one reusable
  * buffer of `bufferSize` bytes (so memory stays at concurrency x bufferSize whatever the disk size).
@@ -28,7 +30,8 @@ export async function runPool<T>(
 
 /**
  * `runPool` over lanes (slab.ts): one lane buffer per worker, which `work` may hand to another
- * thread and returns for the next item (the same memory, given back).
+ * thread and returns for the next item (the same memory, given back). Once every lane has settled,
+ * the lanes go back to the slab's spares for the next run.
  */
 export async function runLanes<T>(
   items: readonly T[],
@@ -37,6 +40,7 @@ export async function runLanes<T>(
 ): Promise<void> {
   let next = 0;
   let failure: { err: unknown } | undefined;
+  const settled: Buffer[] = [];
   const run = async (first: Buffer): Promise<void> => {
     let lane = first;
     while (!failure && next < items.length) {
@@ -47,7 +51,9 @@ export async function runLanes<T>(
         failure ??= { err };
       }
     }
+    settled.push(lane);
   };
   await Promise.all(lanes.slice(0, Math.max(1, items.length)).map(run));
+  returnLanes([...settled, ...lanes.slice(Math.max(1, items.length))]);
   if (failure) throw failure.err;
 }
