@@ -75,7 +75,8 @@ export class DiskIndex {
       throw new RangeError(`index count ${count} does not match capacity ${capacity}`);
     }
     if (bytes.length !== HEADER + count * 32) throw new RangeError(`index length ${bytes.length} is wrong`);
-    return new DiskIndex(Number(capacity), chunkSize, Buffer.from(bytes.subarray(HEADER)));
+    // A view, not a copy: a TiB disk's index is 32 MiB, and `bytes` is the caller's own decoded copy.
+    return new DiskIndex(Number(capacity), chunkSize, bytes.subarray(HEADER));
   }
 }
 
