@@ -82,6 +82,8 @@ export class DirectIo {
   }
 }
 
+/** How file systems say they do not do direct I/O (or not for this memory, offset or length). */
 function refused(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | null)?.code === "EINVAL";
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === "EINVAL" || code === "EOPNOTSUPP" || code === "ENOTSUP";
 }
