@@ -18,6 +18,13 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** What a command does with its arguments (the words after its path). */
+export type CommandRun = (args: readonly string[], io: CliIo) => Promise<ExitCode>;
+
+/**
+ * One entry of the command table (commands/index.ts). `run` loads the command's implementation module
+ * on first use, so listing, matching and `--help` never import a command's dependencies.
+ */
 export interface Command {
   /** Words that select the command, e.g. ["repo", "init"]. */
   readonly path: readonly string[];

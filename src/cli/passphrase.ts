@@ -1,4 +1,3 @@
-import { createInterface } from "node:readline";
 import type { CliIo } from "./command.js";
 
 /**
@@ -22,6 +21,8 @@ export function passphraseSource(
 }
 
 async function prompt(question: string): Promise<string> {
+  // Imported here: most runs take the passphrase from the environment or need none.
+  const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   const rlOut = rl as unknown as { _writeToOutput: (s: string) => void; output: NodeJS.WritableStream };
   let asked = false;

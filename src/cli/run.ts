@@ -1,4 +1,3 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { SnapvisorError, messageOf } from "../domain/errors.js";
 import { ExitCode, type CliIo, type Command } from "./command.js";
 import { commands } from "./commands/index.js";
@@ -61,15 +60,4 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   }
 }
 
-/** parseArgs that turns its TypeErrors into a USAGE error naming the command. */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"]>>(
-  command: string,
-  args: readonly string[],
-  options: T,
-) {
-  try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new SnapvisorError("USAGE", `${command}: ${messageOf(err)}`, { cause: err });
-  }
-}
+export { parseCommandArgs } from "./args.js";

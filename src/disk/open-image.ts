@@ -2,19 +2,17 @@
  * `openDiskImage(path)`: detects the format from the file's signature and opens it as a DiskSource.
  * `vhdxfile` -> VHDX, `KDMV` -> sparse VMDK, a `# Disk DescriptorFile` text -> VMDK descriptor,
  * `conectix` at the start or in the last sector -> VHD, anything else -> raw. Formats we recognise
- * but do not read (qcow2, VHD Sets, bare ESXi delta extents) are refused.
+ * but do not read (qcow2, VHD Sets, bare ESXi delta extents) are refused. Each format's reader is
+ * imported once the signature names it, so opening a raw image loads none of them (docs/cli-startup.md).
  */
 import type { ByteSource, DiskSource } from "../domain/ports.js";
 import { ascii, u32 } from "./bytes.js";
 import { diskError } from "./errors.js";
 import { fileOpener, type OpenImageOptions } from "./image-options.js";
 import { RawDisk } from "./raw.js";
-import { openVhdxSource } from "./vhdx/open.js";
 import { looksLikeDescriptor } from "./vmdk/descriptor.js";
-import { openVmdkSource } from "./vmdk/open.js";
 import { isSparseMagic } from "./vmdk/sparse-header.js";
 import { isVhdFooter } from "./vhd/format.js";
-import { openVhdSource } from "./vhd/open.js";
 
 export type ImageFormat = "vhdx" | "vmdk" | "vhd" | "raw";
 
@@ -86,11 +84,11 @@ async function openAs(
 ): Promise<DiskSource> {
   switch (format) {
     case "vhdx":
-      return openVhdxSource(source, path, options, depth);
+      return (await import("./vhdx/open.js")).openVhdxSource(source, path, options, depth);
     case "vmdk":
-      return openVmdkSource(source, path, options, depth);
+      return (await import("./vmdk/open.js")).openVmdkSource(source, path, options, depth);
     case "vhd":
-      return openVhdSource(source, path, options, depth);
+      return (await import("./vhd/open.js")).openVhdSource(source, path, options, depth);
     case "raw":
       return new RawDisk(source, path);
   }

@@ -181,16 +181,23 @@ export class ChunkWorkers {
     });
   }
 
-  #pick(): Lane {
+  /**
+   * Starts the workers now, so that their start (a module load each, 0.1-0.3 s on a busy machine)
+   * overlaps the caller's reading of manifests and indexes instead of delaying the first chunk.
+   * Idle workers do not keep the process alive.
+   */
+  warm(): void {
     while (this.#lanes.length < this.#size) this.#lanes.push(this.#spawn());
+  }
+
+  #pick(): Lane {
+    this.warm();
     return this.#lanes.reduce((a, b) => (b.busy < a.busy ? b : a));
   }
 
   #spawn(): Lane {
     const worker = new Worker(WORKER_URL);
     const lane: Lane = { worker, busy: 0 };
-    worker.unref();
-    for (const msg of this.#schemes.values()) worker.postMessage(msg);
     worker.on("message", (reply: SealReply | OpenReply | FailureReply) => {
       const waiter = this.#waiting.get(reply.seq);
       if (!waiter) return;
@@ -209,6 +216,10 @@ export class ChunkWorkers {
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`exit code ${code}`)));
+    // After the listeners: adding a "message" listener refs the worker's port again, and a lane
+    // that is never given a chunk (a small incremental) would then keep the process alive for ever.
+    worker.unref();
+    for (const msg of this.#schemes.values()) worker.postMessage(msg);
     return lane;
   }
 }

@@ -157,6 +157,11 @@ export class Repository {
     return chunkIdOf(this.#idKey, data);
   }
 
+  /** Starts the chunk workers ahead of the first chunk (see ChunkWorkers.warm). */
+  warmChunkWorkers(): void {
+    chunkWorkers().warm();
+  }
+
   /**
    * Hashes, checks for zeros, compresses and seals the first `length` bytes of a lane (slab.ts) on
    * a worker thread; the lane comes back with the blob in it.

@@ -73,6 +73,7 @@ export async function restoreToFile(
   path: string,
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
+  repo.warmChunkWorkers();
   const index = await loadChecked(repo, ref, diskKey, options.signal);
   const fh = await fs.open(path, "w");
   const direct = new DirectIo(options.directIo ?? true);
@@ -146,7 +147,7 @@ export async function restoreToStream(
         restored++;
       } else data = Buffer.alloc(index.slotLength(slot));
       done += data.length;
-      if (!out.write(data)) await new Promise<void>((resolve) => out.once("drain", resolve));
+      if (!out.write(data)) await drained(out);
       options.onProgress?.({ bytesDone: done, bytesTotal: index.capacity });
     }
   } finally {
@@ -154,6 +155,27 @@ export async function restoreToStream(
     await Promise.allSettled(fetches.values());
   }
   return { capacity: index.capacity, chunksRestored: restored, zeroChunks: index.count - restored };
+}
+
+/** Waits for `out` to take more, or fails when it was closed or broke (a reader that went away). */
+function drained(out: Writable): Promise<void> {
+  if (out.destroyed || out.writableEnded) return Promise.reject(outputClosed());
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      out.off("drain", onDrain).off("close", onClose).off("error", done);
+      if (err) reject(outputClosed(err));
+      else resolve();
+    };
+    const onDrain = (): void => done();
+    const onClose = (): void => done(new Error("closed"));
+    out.once("drain", onDrain).once("close", onClose).once("error", done);
+  });
+}
+
+function outputClosed(cause?: Error) {
+  return repoError("STORAGE_IO", "The restore's output was closed before the whole disk was written", {
+    cause,
+  });
 }
 
 async function writeFully(fh: fs.FileHandle, data: Buffer, position: number): Promise<void> {

@@ -76,6 +76,7 @@ export async function writePoint(repo: Repository, options: WritePointOptions): 
   }
   if (options.disks.length === 0) throw repoError("USAGE", "A recovery point needs at least one disk");
 
+  repo.warmChunkWorkers();
   const parentRef = await resolveParent(repo, machineId, options.parent ?? "latest");
   const parent = parentRef ? await repo.readManifest(parentRef) : undefined;
   const ref: PointRef = { machineId, pointId: newPointId(started, randomBytes(4).toString("hex")) };
@@ -193,7 +194,7 @@ async function writeDisk(
 
   // Ids this write stored need no second look. Ids the parent references are still looked up
   // (and touched): the parent's copy may have been quarantined by verify or never replicated.
-  const known = new DigestSet(1024);
+  let known = new DigestSet(1024);
   const stats: SlotStats = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksRead: 0, chunksNew: 0 };
   const bytesTotal = slots.reduce((n, s) => n + index.slotLength(s), 0);
   const pending = new Map<string, Promise<void>>();
@@ -223,6 +224,8 @@ async function writeDisk(
             const work = storeChunk(repo, id, sealed.parts, length, stats, options.signal);
             pending.set(hex, work);
             await work;
+            // Only saves a second touch: bounded (~16 MiB) so memory does not grow with the disk.
+            if (known.size >= KNOWN_LIMIT) known = new DigestSet(1024);
             known.add(id);
             pending.delete(hex);
           }
@@ -300,6 +303,8 @@ async function readFully(
     done += n;
   }
 }
+
+const KNOWN_LIMIT = 128 * 1024;
 
 function countZero(index: DiskIndex): number {
   let n = 0;

@@ -1,15 +1,14 @@
 /**
  * What happens after a backup job: the job history line, then replication of each machine that got
  * a new point to every target set up with the "after-backup" schedule. A failing target is reported
- * and never fails the backup.
+ * and never fails the backup. The replication engine is imported only when a replication is set up
+ * (docs/cli-startup.md): most repositories replicate nowhere.
  */
 import type { Config } from "../../controller/config-schema.js";
 import { resolveSecret } from "../../controller/config.js";
 import type { JobSummary } from "../../controller/job-summary.js";
 import type { Repository } from "../../repository/repository.js";
 import { repositoryMachineId } from "../../repository/repository-writer.js";
-import { localTargetOpener, replicateAfterBackup } from "../../repository/replication-hook.js";
-import { runReplication } from "../../repository/replication-jobs.js";
 import { listOutbound } from "../../repository/replication-state.js";
 import { messageOf } from "../../domain/errors.js";
 import { isDue } from "../commands/replication-due.js";
@@ -35,6 +34,8 @@ export async function replicateNewPoints(
   summary: JobSummary,
   signal?: AbortSignal,
 ): Promise<string[]> {
+  if (!(await listOutbound(repo.storage)).some((r) => r.schedule === "after-backup")) return [];
+  const { localTargetOpener, replicateAfterBackup } = await import("../../repository/replication-hook.js");
   const secret = config.repository.passphrase;
   const passphrase = async () =>
     io.env["SNAPVISOR_TARGET_PASSPHRASE"] ??
@@ -75,12 +76,15 @@ export async function runDueReplications(
   const opened = await openConfiguredRepository(io, config, "read", "scheduled replication");
   const lines: string[] = [];
   try {
+    const due = (await listOutbound(opened.repo.storage)).filter((r) => isDue(r, now));
+    if (due.length === 0) return lines;
+    const { localTargetOpener } = await import("../../repository/replication-hook.js");
+    const { runReplication } = await import("../../repository/replication-jobs.js");
     const opener = localTargetOpener({
       passphrase: targetPassphrase(io, config),
       command: "scheduled replication",
     });
-    for (const record of await listOutbound(opened.repo.storage)) {
-      if (!isDue(record, now)) continue;
+    for (const record of due) {
       try {
         const target = await opener(record);
         try {

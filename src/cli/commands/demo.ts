@@ -9,10 +9,10 @@ import { Repository } from "../../repository/repository.js";
 import { repositoryMachineId, repositoryWriter } from "../../repository/repository-writer.js";
 import { restoreToFile } from "../../repository/restore.js";
 import { verifyRepository } from "../../repository/verify.js";
-import { ExitCode, type Command } from "../command.js";
+import { ExitCode, type CliIo } from "../command.js";
 import { formatBytes, table } from "../format.js";
 import { createProgressWriter } from "../progress.js";
-import { parseCommandArgs } from "../run.js";
+import { parseCommandArgs } from "../args.js";
 import { cliLogger, interruptSignal } from "../app/context.js";
 import { DEMO_PASSWORD_ENV, labConfig, startLab, type Lab } from "../app/lab.js";
 
@@ -97,102 +97,94 @@ async function restoreCheck(
   return results;
 }
 
-export const demo: Command = {
-  path: ["demo"],
-  usage: "demo [--dir DIR] [--keep]",
-  summary:
-    "Start a simulated lab, back it up (full), write in the guests, back up again (incremental), verify, restore-check, and print a table.",
-  async run(args, io) {
-    const { values } = parseCommandArgs("demo", args, { dir: { type: "string" }, keep: { type: "boolean" } });
-    const dir = values.dir ? resolve(values.dir) : await mkdtemp(join(tmpdir(), "snapvisor-demo-"));
-    const say = (line: string) => void io.stderr.write(`${line}\n`);
-    const lab = await startLab({ dir });
-    const interrupt = interruptSignal(io);
-    // The demo prints each VM's outcome itself; logs only when asked for (SNAPVISOR_LOG_LEVEL).
-    const logger = cliLogger(io, "silent");
-    const repoDir = join(dir, "repo");
+export async function demo(args: readonly string[], io: CliIo): Promise<ExitCode> {
+  const { values } = parseCommandArgs("demo", args, { dir: { type: "string" }, keep: { type: "boolean" } });
+  const dir = values.dir ? resolve(values.dir) : await mkdtemp(join(tmpdir(), "snapvisor-demo-"));
+  const say = (line: string) => void io.stderr.write(`${line}\n`);
+  const lab = await startLab({ dir });
+  const interrupt = interruptSignal(io);
+  // The demo prints each VM's outcome itself; logs only when asked for (SNAPVISOR_LOG_LEVEL).
+  const logger = cliLogger(io, "silent");
+  const repoDir = join(dir, "repo");
+  try {
+    say(
+      `Lab: vCenter simulator at ${lab.vsphere.sdkUrl} (certificate pinned by its SHA-256 thumbprint), Hyper-V cluster ${lab.hyperv.nodes.map((n) => n.name).join(" + ")} (PowerShell); repository ${repoDir}`,
+    );
+    const config = validateConfig(labConfig(lab, repoDir), "demo config");
+    const storage = new LocalStorage(repoDir);
+    const repo = await Repository.init(storage);
+    const env = { ...io.env, [DEMO_PASSWORD_ENV]: lab.vspherePassword };
+    const sessions = await openConfigSessions(env, config, { logger, signal: interrupt.signal });
+    const clock = { now: () => new Date() };
+    let plan: BackupPlan | undefined;
+    const cycle = async (label: string) => {
+      say(`\n${label}`);
+      const progress = createProgressWriter("plain", io.stderr, clock);
+      const { summary } = await runBackupCycle({
+        config,
+        sessions,
+        repository: repositoryWriter(repo),
+        clock,
+        jobId: newJobId(clock.now()),
+        logger,
+        signal: interrupt.signal,
+        onEvent: (e) => progress.onEvent(e),
+        onPlan: (p) => {
+          plan = p;
+        },
+      });
+      progress.finish();
+      return summary;
+    };
     try {
+      const full = await cycle("1. Full backup of every VM");
+      const written = await guestWrites(lab, plan!, full);
+      say(`\n2. Guest writes (3 blocks of 4 KiB) on ${written.join(", ") || "no VM"}`);
+      const incremental = await cycle("3. Incremental backup (changed blocks from CBT)");
+      say("\n4. Verify: every chunk of every point re-read and re-hashed");
+      const report = await verifyRepository(repo, undefined);
+      const verifyOk = report.brokenPoints.length === 0 && report.chunkProblems.length === 0;
       say(
-        `Lab: vCenter simulator at ${lab.vsphere.sdkUrl} (certificate pinned by its SHA-256 thumbprint), Hyper-V cluster ${lab.hyperv.nodes.map((n) => n.name).join(" + ")} (PowerShell); repository ${repoDir}`,
+        `   ${report.pointsChecked} points, ${report.chunksChecked} chunks: ${verifyOk ? "no problems" : "PROBLEMS FOUND"}`,
       );
-      const config = validateConfig(labConfig(lab, repoDir), "demo config");
-      const storage = new LocalStorage(repoDir);
-      const repo = await Repository.init(storage);
-      const env = { ...io.env, [DEMO_PASSWORD_ENV]: lab.vspherePassword };
-      const sessions = await openConfigSessions(env, config, { logger, signal: interrupt.signal });
-      const clock = { now: () => new Date() };
-      let plan: BackupPlan | undefined;
-      const cycle = async (label: string) => {
-        say(`\n${label}`);
-        const progress = createProgressWriter("plain", io.stderr, clock);
-        const { summary } = await runBackupCycle({
-          config,
-          sessions,
-          repository: repositoryWriter(repo),
-          clock,
-          jobId: newJobId(clock.now()),
-          logger,
-          signal: interrupt.signal,
-          onEvent: (e) => progress.onEvent(e),
-          onPlan: (p) => {
-            plan = p;
-          },
-        });
-        progress.finish();
-        return summary;
-      };
-      try {
-        const full = await cycle("1. Full backup of every VM");
-        const written = await guestWrites(lab, plan!, full);
-        say(`\n2. Guest writes (3 blocks of 4 KiB) on ${written.join(", ") || "no VM"}`);
-        const incremental = await cycle("3. Incremental backup (changed blocks from CBT)");
-        say("\n4. Verify: every chunk of every point re-read and re-hashed");
-        const report = await verifyRepository(repo, undefined);
-        const verifyOk = report.brokenPoints.length === 0 && report.chunkProblems.length === 0;
-        say(
-          `   ${report.pointsChecked} points, ${report.chunksChecked} chunks: ${verifyOk ? "no problems" : "PROBLEMS FOUND"}`,
-        );
-        say(
-          "\n5. Restore check: each disk of each new point restored and compared with the simulator's disk",
-        );
-        const restored = await restoreCheck(lab, repo, plan!, incremental, dir);
+      say("\n5. Restore check: each disk of each new point restored and compared with the simulator's disk");
+      const restored = await restoreCheck(lab, repo, plan!, incremental, dir);
 
-        const fullById = new Map(full.outcomes.map((o) => [o.id, o]));
-        const rows = incremental.outcomes.map((o) => {
-          const c = o.consistency;
-          const size = o.disks.reduce((n, d) => n + d.capacity, 0);
-          const f = fullById.get(o.id);
-          return [
-            o.name,
-            c ? `${c.expected} / ${c.achieved}` : "-",
-            formatBytes(size),
-            f?.point ? formatBytes(f.point.bytesRead) : "-",
-            o.point ? formatBytes(o.point.bytesRead) : "-",
-            `${o.status}${restored.has(o.id) ? `, restore ${restored.get(o.id)}` : ""}`,
-            [c?.reason, ...o.messages].filter((x) => !!x).join("; ") || "-",
-          ];
-        });
-        io.stdout.write(
-          "\n" +
-            table(
-              ["VM", "EXPECTED / ACHIEVED", "DISK SIZE", "READ (FULL)", "READ (INCR)", "RESULT", "WHY"],
-              rows,
-            ),
-        );
-        const restoreOk = [...restored.values()].every((v) => v === "identical") && restored.size > 0;
-        io.stdout.write(
-          `\nverify: ${verifyOk ? "clean" : "BROKEN"}; restores: ${restoreOk ? "all byte-identical" : "MISMATCH"}; repository: ${repoDir}\n`,
-        );
-        if (!verifyOk || !restoreOk) return ExitCode.failed;
-        // Otherwise the jobs' own verdict: a failed VM fails the demo, a fallback warns.
-        return exitCodeOf([...full.outcomes, ...incremental.outcomes]);
-      } finally {
-        await closeSessions(sessions);
-      }
+      const fullById = new Map(full.outcomes.map((o) => [o.id, o]));
+      const rows = incremental.outcomes.map((o) => {
+        const c = o.consistency;
+        const size = o.disks.reduce((n, d) => n + d.capacity, 0);
+        const f = fullById.get(o.id);
+        return [
+          o.name,
+          c ? `${c.expected} / ${c.achieved}` : "-",
+          formatBytes(size),
+          f?.point ? formatBytes(f.point.bytesRead) : "-",
+          o.point ? formatBytes(o.point.bytesRead) : "-",
+          `${o.status}${restored.has(o.id) ? `, restore ${restored.get(o.id)}` : ""}`,
+          [c?.reason, ...o.messages].filter((x) => !!x).join("; ") || "-",
+        ];
+      });
+      io.stdout.write(
+        "\n" +
+          table(
+            ["VM", "EXPECTED / ACHIEVED", "DISK SIZE", "READ (FULL)", "READ (INCR)", "RESULT", "WHY"],
+            rows,
+          ),
+      );
+      const restoreOk = [...restored.values()].every((v) => v === "identical") && restored.size > 0;
+      io.stdout.write(
+        `\nverify: ${verifyOk ? "clean" : "BROKEN"}; restores: ${restoreOk ? "all byte-identical" : "MISMATCH"}; repository: ${repoDir}\n`,
+      );
+      if (!verifyOk || !restoreOk) return ExitCode.failed;
+      // Otherwise the jobs' own verdict: a failed VM fails the demo, a fallback warns.
+      return exitCodeOf([...full.outcomes, ...incremental.outcomes]);
     } finally {
-      interrupt.dispose();
-      await lab.stop();
-      if (!values.keep && !values.dir) await rm(dir, { recursive: true, force: true });
+      await closeSessions(sessions);
     }
-  },
-};
+  } finally {
+    interrupt.dispose();
+    await lab.stop();
+    if (!values.keep && !values.dir) await rm(dir, { recursive: true, force: true });
+  }
+}

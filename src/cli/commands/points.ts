@@ -1,9 +1,9 @@
 import type { Manifest } from "../../repository/manifest.js";
 import { orphanReport } from "../../repository/orphans.js";
 import type { Repository } from "../../repository/repository.js";
-import { ExitCode, type Command } from "../command.js";
+import { ExitCode, type CliIo } from "../command.js";
 import { formatBytes, jsonLine, table } from "../format.js";
-import { parseCommandArgs } from "../run.js";
+import { parseCommandArgs } from "../args.js";
 import { requirePositional, withRepository } from "./repo-context.js";
 
 async function manifests(repo: Repository, machine: string | undefined): Promise<Manifest[]> {
@@ -38,53 +38,48 @@ function consistencyText(m: Manifest): string {
   return c.expected === c.achieved ? c.achieved : `${c.achieved} (expected ${c.expected})`;
 }
 
-export const pointsList: Command = {
-  path: ["points", "list"],
-  usage: "points list --repo DIR [--machine ID] [--check] [--json]",
-  summary: "List recovery points with their chains (base, incrementals, parents), sizes and consistency.",
-  async run(args, io) {
-    const { values } = parseCommandArgs("points list", args, {
-      repo: { type: "string" },
-      machine: { type: "string" },
-      check: { type: "boolean" },
-      json: { type: "boolean" },
-    });
-    // Replicated machines are checked for orphans; --check looks up every point's chunks.
-    const { list, missing } = await withRepository(io, values.repo, "read", "points list", async (repo) => ({
-      list: await manifests(repo, values.machine),
-      missing: await orphanReport(repo, await repo.listPoints(values.machine), {
-        all: values.check === true,
-      }),
-    }));
-    if (values.json) {
-      for (const m of list)
-        io.stdout.write(
-          jsonLine({ ...summary(m), missingChunks: missing.get(`${m.machine.id}/${m.id}`) ?? 0 }),
-        );
-      return ExitCode.ok;
-    }
-    const depth = depths(list);
-    const rows = list.map((m) => [
-      m.id,
-      `${m.machine.id}${m.machine.name !== m.machine.id ? ` (${m.machine.name})` : ""}`,
-      m.kind === "base" ? "base" : `incr+${depth.get(m.id)}`,
-      m.parent ?? "-",
-      m.snapshotAt.replace(/\.\d+Z$/, "Z"),
-      formatBytes(m.disks.reduce((n, d) => n + d.capacity, 0)),
-      formatBytes(m.stats.bytesRead),
-      formatBytes(m.stats.bytesStored),
-      consistencyText(m),
-      stateText(missing, m),
-    ]);
-    io.stdout.write(
-      table(
-        ["POINT", "MACHINE", "KIND", "PARENT", "SNAPSHOT", "SIZE", "READ", "STORED", "CONSISTENCY", "STATE"],
-        rows,
-      ),
-    );
+export async function pointsList(args: readonly string[], io: CliIo): Promise<ExitCode> {
+  const { values } = parseCommandArgs("points list", args, {
+    repo: { type: "string" },
+    machine: { type: "string" },
+    check: { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  // Replicated machines are checked for orphans; --check looks up every point's chunks.
+  const { list, missing } = await withRepository(io, values.repo, "read", "points list", async (repo) => ({
+    list: await manifests(repo, values.machine),
+    missing: await orphanReport(repo, await repo.listPoints(values.machine), {
+      all: values.check === true,
+    }),
+  }));
+  if (values.json) {
+    for (const m of list)
+      io.stdout.write(
+        jsonLine({ ...summary(m), missingChunks: missing.get(`${m.machine.id}/${m.id}`) ?? 0 }),
+      );
     return ExitCode.ok;
-  },
-};
+  }
+  const depth = depths(list);
+  const rows = list.map((m) => [
+    m.id,
+    `${m.machine.id}${m.machine.name !== m.machine.id ? ` (${m.machine.name})` : ""}`,
+    m.kind === "base" ? "base" : `incr+${depth.get(m.id)}`,
+    m.parent ?? "-",
+    m.snapshotAt.replace(/\.\d+Z$/, "Z"),
+    formatBytes(m.disks.reduce((n, d) => n + d.capacity, 0)),
+    formatBytes(m.stats.bytesRead),
+    formatBytes(m.stats.bytesStored),
+    consistencyText(m),
+    stateText(missing, m),
+  ]);
+  io.stdout.write(
+    table(
+      ["POINT", "MACHINE", "KIND", "PARENT", "SNAPSHOT", "SIZE", "READ", "STORED", "CONSISTENCY", "STATE"],
+      rows,
+    ),
+  );
+  return ExitCode.ok;
+}
 
 function summary(m: Manifest) {
   return {
@@ -105,48 +100,43 @@ function summary(m: Manifest) {
   };
 }
 
-export const pointsShow: Command = {
-  path: ["points", "show"],
-  usage: "points show POINT --repo DIR [--json]",
-  summary: "Show one recovery point: machine, parent, consistency and why, disks, change ids, stats.",
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("points show", args, {
-      repo: { type: "string" },
-      json: { type: "boolean" },
-    });
-    const [id] = requirePositional("points show", positionals, "POINT");
-    const m = await withRepository(io, values.repo, "read", "points show", async (repo) =>
-      repo.readManifest(await repo.findPoint(id!)),
-    );
-    if (values.json) {
-      io.stdout.write(jsonLine(m));
-      return ExitCode.ok;
-    }
-    const lines = [
-      `point        ${m.id}`,
-      `machine      ${m.machine.id} (${m.machine.name}, ${m.machine.hypervisor})`,
-      `kind         ${m.kind}${m.parent ? `, parent ${m.parent}` : ""}`,
-      `snapshot     ${m.snapshotAt}`,
-      `written      ${m.startedAt} .. ${m.completedAt} (${(m.stats.durationMs / 1000).toFixed(1)} s)`,
-      `consistency  expected ${m.consistency.expected}, achieved ${m.consistency.achieved}${m.consistency.reason ? `: ${m.consistency.reason}` : ""}`,
-      `read         ${formatBytes(m.stats.bytesRead)}, new ${formatBytes(m.stats.bytesNew)}, stored ${formatBytes(m.stats.bytesStored)}, dedup ${m.stats.dedupRatio ?? "-"}`,
-      "",
-    ];
-    io.stdout.write(lines.join("\n"));
-    io.stdout.write(
-      table(
-        ["DISK", "CAPACITY", "READ", "CHUNKS", "ZERO", "CHANGE ID", "WHY FULL"],
-        m.disks.map((d) => [
-          d.key,
-          formatBytes(d.capacity),
-          `${d.read} ${formatBytes(d.stats.bytesRead)}`,
-          String(d.index.chunks),
-          String(d.index.zeroChunks),
-          d.changeId ?? "-",
-          d.fullReason ?? "",
-        ]),
-      ),
-    );
+export async function pointsShow(args: readonly string[], io: CliIo): Promise<ExitCode> {
+  const { values, positionals } = parseCommandArgs("points show", args, {
+    repo: { type: "string" },
+    json: { type: "boolean" },
+  });
+  const [id] = requirePositional("points show", positionals, "POINT");
+  const m = await withRepository(io, values.repo, "read", "points show", async (repo) =>
+    repo.readManifest(await repo.findPoint(id!)),
+  );
+  if (values.json) {
+    io.stdout.write(jsonLine(m));
     return ExitCode.ok;
-  },
-};
+  }
+  const lines = [
+    `point        ${m.id}`,
+    `machine      ${m.machine.id} (${m.machine.name}, ${m.machine.hypervisor})`,
+    `kind         ${m.kind}${m.parent ? `, parent ${m.parent}` : ""}`,
+    `snapshot     ${m.snapshotAt}`,
+    `written      ${m.startedAt} .. ${m.completedAt} (${(m.stats.durationMs / 1000).toFixed(1)} s)`,
+    `consistency  expected ${m.consistency.expected}, achieved ${m.consistency.achieved}${m.consistency.reason ? `: ${m.consistency.reason}` : ""}`,
+    `read         ${formatBytes(m.stats.bytesRead)}, new ${formatBytes(m.stats.bytesNew)}, stored ${formatBytes(m.stats.bytesStored)}, dedup ${m.stats.dedupRatio ?? "-"}`,
+    "",
+  ];
+  io.stdout.write(lines.join("\n"));
+  io.stdout.write(
+    table(
+      ["DISK", "CAPACITY", "READ", "CHUNKS", "ZERO", "CHANGE ID", "WHY FULL"],
+      m.disks.map((d) => [
+        d.key,
+        formatBytes(d.capacity),
+        `${d.read} ${formatBytes(d.stats.bytesRead)}`,
+        String(d.index.chunks),
+        String(d.index.zeroChunks),
+        d.changeId ?? "-",
+        d.fullReason ?? "",
+      ]),
+    ),
+  );
+  return ExitCode.ok;
+}

@@ -7,9 +7,9 @@ import {
 } from "../../repository/replicate.js";
 import { runReplication } from "../../repository/replication-jobs.js";
 import { loadOutbound } from "../../repository/replication-state.js";
-import { ExitCode, type CliIo, type Command } from "../command.js";
+import { ExitCode, type CliIo } from "../command.js";
 import { formatBytes, jsonLine } from "../format.js";
-import { parseCommandArgs } from "../run.js";
+import { parseCommandArgs } from "../args.js";
 import { withPair } from "./pair-context.js";
 
 export function pointLine(p: ReplicatedPoint): string {
@@ -42,57 +42,51 @@ export function reportLines(io: CliIo, report: ReplicationReport, json: boolean)
   return ExitCode.ok;
 }
 
-export const replicate: Command = {
-  path: ["replicate"],
-  usage: "replicate --from SRC --to DST [--machine ID]... [--since POINT] [--prefix P] [--repair] [--json]",
-  summary:
-    "Copy recovery points to another repository: only chunks it lacks cross, checked on arrival, manifests last (resumable).",
-  async run(args, io) {
-    const { values } = parseCommandArgs("replicate", args, {
-      from: { type: "string" },
-      to: { type: "string" },
-      machine: { type: "string", multiple: true },
-      since: { type: "string" },
-      prefix: { type: "string" },
-      repair: { type: "boolean" },
-      json: { type: "boolean" },
-    });
-    const onPoint = values.json
-      ? undefined
-      : (p: ReplicatedPoint) => p.action !== "present" && io.stdout.write(pointLine(p));
-    const report = await withPair(io, values.from, values.to, "replicate", async (source, target) => {
-      const common = {
-        ...(values.machine ? { machines: values.machine } : {}),
-        ...(io.signal ? { signal: io.signal } : {}),
-        ...(onPoint ? { onPoint } : {}),
-      };
-      const record = await loadOutbound(source.storage, target.config.id);
-      if (record && values.since === undefined && values.prefix === undefined) {
-        // A set-up replication: its pauses, prefix and seed drive apply.
-        const run = await runReplication(source, target, {
-          ...common,
-          sourceLocation: resolve(values.from!),
-        });
-        return run.report;
-      }
-      let upTo: Record<string, string> | undefined;
-      if (values.since !== undefined) {
-        const ref = await source.findPoint(values.since);
-        upTo = { [ref.machineId]: ref.pointId };
-        if (values.machine && !values.machine.includes(ref.machineId)) {
-          throw new SnapvisorError(
-            "USAGE",
-            `replicate: --since ${values.since} is a point of ${ref.machineId}, not of the machines given`,
-          );
-        }
-      }
-      return replicatePoints(source, target, {
+export async function replicate(args: readonly string[], io: CliIo): Promise<ExitCode> {
+  const { values } = parseCommandArgs("replicate", args, {
+    from: { type: "string" },
+    to: { type: "string" },
+    machine: { type: "string", multiple: true },
+    since: { type: "string" },
+    prefix: { type: "string" },
+    repair: { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  const onPoint = values.json
+    ? undefined
+    : (p: ReplicatedPoint) => p.action !== "present" && io.stdout.write(pointLine(p));
+  const report = await withPair(io, values.from, values.to, "replicate", async (source, target) => {
+    const common = {
+      ...(values.machine ? { machines: values.machine } : {}),
+      ...(io.signal ? { signal: io.signal } : {}),
+      ...(onPoint ? { onPoint } : {}),
+    };
+    const record = await loadOutbound(source.storage, target.config.id);
+    if (record && values.since === undefined && values.prefix === undefined) {
+      // A set-up replication: its pauses, prefix and seed drive apply.
+      const run = await runReplication(source, target, {
         ...common,
-        ...(upTo ? { upTo, withholdBefore: true } : {}),
-        repair: values.repair === true,
-        ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+        sourceLocation: resolve(values.from!),
       });
+      return run.report;
+    }
+    let upTo: Record<string, string> | undefined;
+    if (values.since !== undefined) {
+      const ref = await source.findPoint(values.since);
+      upTo = { [ref.machineId]: ref.pointId };
+      if (values.machine && !values.machine.includes(ref.machineId)) {
+        throw new SnapvisorError(
+          "USAGE",
+          `replicate: --since ${values.since} is a point of ${ref.machineId}, not of the machines given`,
+        );
+      }
+    }
+    return replicatePoints(source, target, {
+      ...common,
+      ...(upTo ? { upTo, withholdBefore: true } : {}),
+      repair: values.repair === true,
+      ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
     });
-    return reportLines(io, report, values.json === true);
-  },
-};
+  });
+  return reportLines(io, report, values.json === true);
+}

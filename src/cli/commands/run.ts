@@ -8,12 +8,12 @@ import { runScheduler } from "../../controller/scheduler.js";
 import { SnapvisorError, isSnapvisorError, messageOf } from "../../domain/errors.js";
 import type { Logger } from "../../domain/ports.js";
 import { repositoryWriter } from "../../repository/repository-writer.js";
-import { ExitCode, type CliIo, type Command } from "../command.js";
+import { ExitCode, type CliIo } from "../command.js";
 import { replicateNewPoints, runDueReplications } from "../app/after-backup.js";
 import { openConfiguredRepository, withControllerContext } from "../app/context.js";
 import { appendHistory, readHistory } from "../app/job-output.js";
 import { closeSessions, openConfigSessions } from "../app/sessions.js";
-import { parseCommandArgs } from "../run.js";
+import { parseCommandArgs } from "../args.js";
 import { formatSummary } from "../summary.js";
 import { newJobId } from "./backup.js";
 
@@ -93,53 +93,47 @@ async function failedJob(ctx: JobContext, group: string, startedAt: Date, err: u
   return summary;
 }
 
-export const run: Command = {
-  path: ["run"],
-  usage: "run --config FILE",
-  summary:
-    "Run the protection groups on their schedules until interrupted: one job per group at a time, job history as JSON lines, replication after each backup.",
-  async run(args, io) {
-    const { values } = parseCommandArgs("run", args, { config: { type: "string" } });
-    if (!values.config) throw new SnapvisorError("USAGE", "run: --config FILE is required");
-    return withControllerContext(io, values.config, async ({ config, logger, signal }) => {
-      const ctx: JobContext = {
-        io,
-        config,
-        logger,
-        limiter: new Limiter(config.limits),
-        clock: { now: () => new Date() },
-      };
-      io.stderr.write(
-        `snapvisor: scheduling ${config.protectionGroups.length} groups; SIGINT or SIGTERM stops\n`,
-      );
-      // Replications on their own schedule: looked at every minute beside the backup jobs.
-      const replications = (async () => {
-        while (!signal.aborted) {
-          try {
-            for (const line of await runDueReplications(io, config, ctx.clock.now(), signal))
-              io.stderr.write(`${line}\n`);
-          } catch (err) {
-            if (!signal.aborted) io.stderr.write(`snapvisor: scheduled replications: ${messageOf(err)}\n`);
-          }
-          await sleep(60_000, undefined, { signal }).catch(() => {});
+export async function run(args: readonly string[], io: CliIo): Promise<ExitCode> {
+  const { values } = parseCommandArgs("run", args, { config: { type: "string" } });
+  if (!values.config) throw new SnapvisorError("USAGE", "run: --config FILE is required");
+  return withControllerContext(io, values.config, async ({ config, logger, signal }) => {
+    const ctx: JobContext = {
+      io,
+      config,
+      logger,
+      limiter: new Limiter(config.limits),
+      clock: { now: () => new Date() },
+    };
+    io.stderr.write(
+      `snapvisor: scheduling ${config.protectionGroups.length} groups; SIGINT or SIGTERM stops\n`,
+    );
+    // Replications on their own schedule: looked at every minute beside the backup jobs.
+    const replications = (async () => {
+      while (!signal.aborted) {
+        try {
+          for (const line of await runDueReplications(io, config, ctx.clock.now(), signal))
+            io.stderr.write(`${line}\n`);
+        } catch (err) {
+          if (!signal.aborted) io.stderr.write(`snapvisor: scheduled replications: ${messageOf(err)}\n`);
         }
-      })();
-      await runScheduler({
-        groups: config.protectionGroups,
-        lastRuns: lastRuns(await readHistory(config)),
-        clock: ctx.clock,
-        sleep: (ms, s) => sleep(ms, undefined, { signal: s }),
-        signal,
-        // The scheduler's runner must not throw: failures become failed jobs.
-        runGroup: async (group, s) => {
-          const startedAt = ctx.clock.now();
-          return runGroupJob(ctx, group, s).catch((err: unknown) => failedJob(ctx, group, startedAt, err));
-        },
-        onHookError: (group, err) =>
-          void io.stderr.write(`snapvisor: after the job of group ${group}: ${messageOf(err)}\n`),
-      });
-      await replications;
-      return ExitCode.ok;
+        await sleep(60_000, undefined, { signal }).catch(() => {});
+      }
+    })();
+    await runScheduler({
+      groups: config.protectionGroups,
+      lastRuns: lastRuns(await readHistory(config)),
+      clock: ctx.clock,
+      sleep: (ms, s) => sleep(ms, undefined, { signal: s }),
+      signal,
+      // The scheduler's runner must not throw: failures become failed jobs.
+      runGroup: async (group, s) => {
+        const startedAt = ctx.clock.now();
+        return runGroupJob(ctx, group, s).catch((err: unknown) => failedJob(ctx, group, startedAt, err));
+      },
+      onHookError: (group, err) =>
+        void io.stderr.write(`snapvisor: after the job of group ${group}: ${messageOf(err)}\n`),
     });
-  },
-};
+    await replications;
+    return ExitCode.ok;
+  });
+}

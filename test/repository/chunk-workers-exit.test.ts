@@ -1,0 +1,44 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+
+const WORKERS = pathToFileURL(
+  fileURLToPath(new URL("../../src/repository/chunk-workers.js", import.meta.url)),
+).href;
+const exec = promisify(execFile);
+
+/**
+ * Runs `script` (an ES module, from a file: workers inherit the process's flags, and --input-type
+ * is refused in a worker) in its own process: it must end by itself; a hang is killed.
+ */
+async function exitsByItself(script: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "snapvisor-workers-"));
+  try {
+    const file = join(dir, "script.mjs");
+    await writeFile(file, script);
+    const { stdout } = await exec(process.execPath, [file], { timeout: 60_000 });
+    return stdout;
+  } catch (err) {
+    const e = err as { killed?: boolean; stderr?: string };
+    assert.fail(e.killed ? "the process did not end once its work was done" : `failed: ${e.stderr}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe("chunk workers and process exit", () => {
+  it("idle workers do not keep the process alive, also those never given a chunk", async () => {
+    const out = await exitsByItself(
+      `const { ChunkWorkers } = await import(${JSON.stringify(WORKERS)});\n` +
+        `const workers = new ChunkWorkers(3);\n` +
+        `const sealed = await workers.seal(workers.scheme(null, 1), Buffer.alloc(64 * 1024, 1));\n` +
+        `console.log(sealed.id.toString("hex").length);\n`,
+    );
+    assert.equal(out.trim(), "64");
+  });
+});
