@@ -196,6 +196,10 @@ describe("runBackupCycle() with the Hyper-V adapter and simulator", () => {
     assert.equal(sql.consistency?.expected, "application");
     assert.equal(sql.consistency?.achieved, "crash");
     assert.match(sql.consistency?.reason ?? "", /failed 3 time\(s\)/);
+    // Expected and achieved land on the recovery point itself, with the reason.
+    assert.ok(sql.point);
+    const manifest = await repo.readManifest({ machineId: sql.id, pointId: sql.point.id });
+    assert.deepEqual(manifest.consistency, sql.consistency);
     assert.equal(summary.exitCode, 3);
     assert.deepEqual(lab.sim.model.faults.list(), [], "all three attempts were made");
     assert.deepEqual(ourCheckpoints(lab.sim), []);
