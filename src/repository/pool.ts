@@ -1,3 +1,5 @@
+import { returnLanes } from "./slab.js";
+
 /**
  * Runs `work` over `items` with at most `concurrency` in flight, each worker owning one reusable
  * buffer of `bufferSize` bytes (so memory stays at concurrency x bufferSize whatever the disk size).
@@ -28,26 +30,31 @@ export async function runPool<T>(
 
 /**
  * `runPool` over lanes (slab.ts): one lane buffer per worker, which `work` may hand to another
- * thread and returns for the next item (the same memory, given back).
+ * thread and returns for the next item (the same memory, given back). Once every lane has settled,
+ * the lanes go back to the slab's spares for the next run.
  */
 export async function runLanes<T>(
-  items: readonly T[],
+  items: Iterable<T>,
   lanes: readonly Buffer[],
   work: (item: T, lane: Buffer) => Promise<Buffer>,
 ): Promise<void> {
-  let next = 0;
+  const source = items[Symbol.iterator]();
   let failure: { err: unknown } | undefined;
+  const settled: Buffer[] = [];
   const run = async (first: Buffer): Promise<void> => {
     let lane = first;
-    while (!failure && next < items.length) {
-      const item = items[next++] as T;
+    while (!failure) {
+      const step = source.next();
+      if (step.done) break;
       try {
-        lane = await work(item, lane);
+        lane = await work(step.value, lane);
       } catch (err) {
         failure ??= { err };
       }
     }
+    settled.push(lane);
   };
-  await Promise.all(lanes.slice(0, Math.max(1, items.length)).map(run));
+  await Promise.all(lanes.map(run));
+  returnLanes(settled);
   if (failure) throw failure.err;
 }

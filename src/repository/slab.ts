@@ -20,9 +20,36 @@ export function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
+/**
+ * Lanes given back with `returnLanes`, by lane size, for the next backup or restore of this
+ * process (a controller job backs up many disks): fresh memory costs a page fault per page.
+ */
+const spare = new Map<number, Buffer[]>();
+const SPARE_BYTES = 64 * 1024 * 1024;
+let spareBytes = 0;
+
 /** `count` buffers of at least `size` bytes each (rounded up to whole pages). */
 export function laneBuffers(count: number, size: number): Buffer[] {
   const stride = roundUp(Math.max(1, size), PAGE);
+  const reused = spare.get(stride)?.splice(0, count) ?? [];
+  spareBytes -= reused.length * stride;
+  return reused.length === count ? reused : [...reused, ...newLanes(count - reused.length, stride)];
+}
+
+/** Gives lanes back for reuse (a bounded number are kept; lanes that left by transfer are not). */
+export function returnLanes(lanes: readonly Buffer[]): void {
+  for (const lane of lanes) {
+    if (!(lane.buffer instanceof SharedArrayBuffer) || spareBytes + lane.length > SPARE_BYTES) continue;
+    const list = spare.get(lane.length) ?? [];
+    if (list.includes(lane)) continue;
+    list.push(lane);
+    spare.set(lane.length, list);
+    spareBytes += lane.length;
+  }
+}
+
+function newLanes(count: number, stride: number): Buffer[] {
+  if (count === 0) return [];
   try {
     if (!wasm) throw new Error("no WebAssembly");
     const pages = Math.max(1, Math.ceil((count * stride) / WASM_PAGE));

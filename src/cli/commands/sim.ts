@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { SnapvisorError } from "../../domain/errors.js";
 import { ExitCode, type CliIo } from "../command.js";
 import { jsonLine } from "../format.js";
 import { parseCommandArgs } from "../args.js";
 import { interruptSignal } from "../app/context.js";
 import { startLab } from "../app/lab.js";
 import { scenarioKindOfFile } from "../app/scenario-kind.js";
-import { SnapvisorError } from "../../domain/errors.js";
 
 export async function sim(args: readonly string[], io: CliIo): Promise<ExitCode> {
   const { values } = parseCommandArgs("sim", args, {
