@@ -10,8 +10,8 @@ import { DEMO_PASSWORD_ENV, labConfig, startLab, type Lab } from "../../src/cli/
 import { VirtualTerminal } from "./virtual-terminal.js";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-/** `script` (util-linux/bsdutils) runs a command under a new pseudo-terminal. */
-const SCRIPT = spawnSync("script", ["--version"]).status === 0;
+/** `script` (util-linux/bsdutils) runs a command under a new pseudo-terminal, if one can be opened here. */
+const SCRIPT = spawnSync("script", ["-qec", "true", "/dev/null"], { stdio: "ignore" }).status === 0;
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -37,7 +37,7 @@ async function underPty(
 
 describe(
   "snapvisor backup on a terminal (under a pseudo-terminal)",
-  { skip: !SCRIPT && "no `script`" },
+  { skip: !SCRIPT && "no `script` or no pseudo-terminal here" },
   () => {
     let lab: Lab;
     let dir: string;

@@ -132,8 +132,43 @@ describe("runBackupCycle() with the Hyper-V adapter and simulator", () => {
       ],
     );
     assert.ok((sql.point?.bytesRead ?? Infinity) <= 64 * 1024, `read ${sql.point?.bytesRead} bytes`);
-    assert.ok((await restoredLatest(sql.id, "scsi0:1")).equals(await hostDisk("sql-01", "scsi0:1")));
+    const atCheckpoint = await hostDisk("sql-01", "scsi0:1");
+    // The guest keeps writing after the backup: the point still holds the disk as it was.
+    await lab.sim.control.writePattern("sql-01", 1, 5 * 2 ** 20, 8192, 45);
+    const restored = await restoredLatest(sql.id, "scsi0:1");
+    assert.ok(restored.equals(atCheckpoint));
+    assert.ok(!restored.equals(await hostDisk("sql-01", "scsi0:1")), "the later write is not in the point");
     assert.deepEqual(ourCheckpoints(lab.sim), []);
+  });
+
+  it("keeps a guest write made while the checkpoint is open out of the point, and in the next one", async () => {
+    const before = await hostDisk("sql-01", "scsi0:0");
+    let during: Promise<void> | undefined;
+    const { summary } = await runBackupCycle({
+      config: config([{ name: "sql", source: "c1", vms: [{ name: "sql-01" }] }]),
+      sessions: new Map([["c1", session]]),
+      repository: repositoryWriter(repo),
+      clock: { now: () => new Date() },
+      jobId: "hv-during",
+      // The checkpoint is taken before the read starts: this write goes to the new differencing disk.
+      onEvent: (e) => {
+        if (e.type === "object-start")
+          during ??= lab.sim.control.writePattern("sql-01", 0, 2 ** 20, 65536, 46);
+      },
+    });
+    await during;
+    const sql = outcome(summary, "sql-01");
+    assert.equal(sql.status, "ok", JSON.stringify(sql));
+    assert.ok(
+      (await restoredLatest(sql.id, "scsi0:0")).equals(before),
+      "the point is the disk at checkpoint time",
+    );
+    const after = await hostDisk("sql-01", "scsi0:0");
+    assert.ok(!after.equals(before), "the write reached the disk");
+    const sqlOnly = config([{ name: "sql", source: "c1", vms: [{ name: "sql-01" }] }]);
+    const next = outcome((await cycle("hv-after", { cfg: sqlOnly })).summary, "sql-01");
+    assert.equal(next.disks[0]?.mode, "incremental");
+    assert.ok((await restoredLatest(sql.id, "scsi0:0")).equals(after), "and is in the next point");
   });
 
   it("reads a disk in full, with the virtdisk code as the reason, after an RCT reset", async () => {
@@ -161,6 +196,10 @@ describe("runBackupCycle() with the Hyper-V adapter and simulator", () => {
     assert.equal(sql.consistency?.expected, "application");
     assert.equal(sql.consistency?.achieved, "crash");
     assert.match(sql.consistency?.reason ?? "", /failed 3 time\(s\)/);
+    // Expected and achieved land on the recovery point itself, with the reason.
+    assert.ok(sql.point);
+    const manifest = await repo.readManifest({ machineId: sql.id, pointId: sql.point.id });
+    assert.deepEqual(manifest.consistency, sql.consistency);
     assert.equal(summary.exitCode, 3);
     assert.deepEqual(lab.sim.model.faults.list(), [], "all three attempts were made");
     assert.deepEqual(ourCheckpoints(lab.sim), []);

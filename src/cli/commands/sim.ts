@@ -14,6 +14,7 @@ export async function sim(args: readonly string[], io: CliIo): Promise<ExitCode>
     scenario: { type: "string", multiple: true },
     dir: { type: "string" },
   });
+  // One scenario of each kind at most; a file's kind is told by its shape.
   const chosen: { vsphereScenario?: string; hypervScenario?: string } = {};
   for (const given of values.scenario ?? []) {
     const file = resolve(given);
