@@ -2,7 +2,7 @@
  * Cmdlet definitions and parameter binding: named parameters (`-Name value`, `-Name:value`), switches,
  * positional arguments and the common parameters. Unknown parameters fail like PowerShell's binder.
  */
-import type { Node } from "web-tree-sitter";
+import type { SyntaxNode as Node } from "./syntax.js";
 import type { Interpreter, Scope } from "./interp.js";
 import { evalExpression } from "./expr.js";
 import { PsError, toStr, type PsValue } from "./values.js";

@@ -1,5 +1,5 @@
 /** Expression evaluation and assignment over tree-sitter-powershell nodes. */
-import type { Node } from "web-tree-sitter";
+import type { SyntaxNode as Node } from "./syntax.js";
 import {
   callMethod,
   callStatic,

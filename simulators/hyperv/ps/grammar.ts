@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import v8 from "node:v8";
 import { Language, Parser, type Node, type Tree } from "web-tree-sitter";
+import { copyTree, type SyntaxNode } from "./syntax.js";
 
 let loading: Promise<Language> | undefined;
 
@@ -26,8 +27,14 @@ export interface PsSyntaxError {
   readonly text: string;
 }
 
+const CACHED_TEXTS = 256;
+
 export class PsGrammar {
   readonly #parser: Parser;
+  readonly #cache = new Map<
+    string,
+    { readonly root: SyntaxNode; readonly errors: readonly PsSyntaxError[] }
+  >();
 
   private constructor(parser: Parser) {
     this.#parser = parser;
@@ -44,6 +51,30 @@ export class PsGrammar {
     const tree = this.#parser.parse(text);
     if (tree === null) throw new Error("tree-sitter returned no tree");
     return tree;
+  }
+
+  /**
+   * The syntax tree of `text` as plain objects (syntax.ts) with its errors; the WebAssembly tree is
+   * freed at once. The last few hundred texts are kept: the adapter sends the same scripts again.
+   */
+  syntax(text: string): { readonly root: SyntaxNode; readonly errors: readonly PsSyntaxError[] } {
+    const hit = this.#cache.get(text);
+    if (hit) {
+      this.#cache.delete(text);
+      this.#cache.set(text, hit);
+      return hit;
+    }
+    const tree = this.parse(text);
+    try {
+      const errors: PsSyntaxError[] = [];
+      collectErrors(tree.rootNode, errors);
+      const parsed = { root: copyTree(tree, text), errors };
+      this.#cache.set(text, parsed);
+      if (this.#cache.size > CACHED_TEXTS) this.#cache.delete(this.#cache.keys().next().value!);
+      return parsed;
+    } finally {
+      tree.delete();
+    }
   }
 
   /** ERROR and MISSING nodes of a parse, with positions, for messages. */

@@ -3,7 +3,7 @@
  * tree-sitter-powershell syntax trees. Statements and pipelines live here; expressions in expr.ts.
  * Unknown commands, types and methods fail as PowerShell does, never silently.
  */
-import type { Node } from "web-tree-sitter";
+import type { SyntaxNode as Node } from "./syntax.js";
 import { type BuiltinHost } from "./builtins.js";
 import type { PsGrammar } from "./grammar.js";
 import { assignTo, evalElement, evalExpression } from "./expr.js";
@@ -54,9 +54,7 @@ export class Interpreter {
   }
 
   parseScriptBlock(text: string): PsScriptBlock {
-    const tree = this.grammar.parse(text);
-    const root = tree.rootNode;
-    const errors = this.grammar.errors(text);
+    const { root, errors } = this.grammar.syntax(text);
     if (errors.length > 0) {
       const e = errors[0];
       throw new PsError(

@@ -2,7 +2,7 @@
  * The value model of the simulator's PowerShell subset. Names (variables, properties, hashtable keys,
  * enum names) are case-insensitive as in PowerShell; `PsObject` keeps the original spelling for output.
  */
-import type { Node } from "web-tree-sitter";
+import type { SyntaxNode as Node } from "./syntax.js";
 
 export type PsValue =
   | null
