@@ -47,6 +47,8 @@ export const nodeVms: ScriptDef<S.NodeVm[]> = {
   schema: S.nodeVms,
   body: `
 $vms = @(Get-VM -ComputerName $A.node)
+$kvp = @{}
+Get-CimInstance -ComputerName $A.node -Namespace 'root\\virtualization\\v2' -ClassName Msvm_KvpExchangeComponent | ForEach-Object { $kvp[[string]$_.SystemName] = $_.GuestIntrinsicExchangeItems }
 ,@($vms | ForEach-Object {
   $vm = $_
   [pscustomobject]@{
@@ -57,7 +59,7 @@ $vms = @(Get-VM -ComputerName $A.node)
     Version = [string]$vm.Version
     ComputerName = [string]$vm.ComputerName
     IsClustered = $vm.IsClustered
-    GuestItems = @(Get-CimInstance -ComputerName $A.node -Namespace 'root\\virtualization\\v2' -ClassName Msvm_KvpExchangeComponent | Where-Object { $_.SystemName -eq $vm.Id.ToString() } | ForEach-Object { $_.GuestIntrinsicExchangeItems } | Where-Object { $null -ne $_ })
+    GuestItems = @($kvp[$vm.Id.ToString()] | Where-Object { $null -ne $_ })
     IntegrationServices = @(Get-VMIntegrationService -VM $vm | ForEach-Object { [pscustomobject]@{ Id = [string]$_.Id; Name = $_.Name; Enabled = $_.Enabled; PrimaryOperationalStatus = $_.PrimaryOperationalStatus } })
     Disks = @(Get-VMHardDiskDrive -VM $vm | ForEach-Object {
       $d = $_

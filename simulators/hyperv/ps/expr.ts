@@ -117,10 +117,13 @@ export async function evalElement(
       const [target, index] = node.namedChildren;
       if (!target || !index) throw new PsError("Incomplete index expression.");
       const t = await evalExpression(interp, target, scope);
-      const i = toNumber(await evalExpression(interp, index, scope), "System.Int32");
+      const key = await evalExpression(interp, index, scope);
+      // A hashtable is indexed by its key (any type, compared as text); everything else by position.
+      if (t instanceof PsHashtable) return t.get(toStr(key)) ?? null;
+      if (t === null) return null;
+      const i = toNumber(key, "System.Int32");
       if (Array.isArray(t)) return t[i < 0 ? t.length + i : i] ?? null;
       if (t instanceof Uint8Array) return t[i] ?? null;
-      if (t instanceof PsHashtable) return t.get(toStr(i)) ?? null;
       return i === 0 ? t : null;
     }
     case "pipeline":
@@ -312,6 +315,35 @@ export async function assignTo(
     const name = memberNameOf(member);
     setMember(obj, name, await combine(async () => getMember(obj, name)));
     return;
+  }
+  if (target.type === "element_access") {
+    // $table[$key] = value; $array[$i] = value (PowerShell's index assignment).
+    const [objNode, indexNode] = target.namedChildren;
+    if (!objNode || !indexNode) throw new PsError("Incomplete index expression.");
+    const obj = await evalExpression(interp, objNode, scope);
+    const index = await evalExpression(interp, indexNode, scope);
+    if (obj instanceof PsHashtable) {
+      const key = toStr(index);
+      obj.set(key, await combine(async () => obj.get(key) ?? null));
+      return;
+    }
+    if (Array.isArray(obj)) {
+      const i = toNumber(index, "System.Int32");
+      const at = i < 0 ? obj.length + i : i;
+      if (at < 0 || at >= obj.length)
+        throw new PsError(
+          "Index was outside the bounds of the array.",
+          "System.IndexOutOfRangeException",
+          "IndexOutOfRange",
+        );
+      obj[at] = await combine(async () => obj[at] ?? null);
+      return;
+    }
+    throw new PsError(
+      "Cannot index into a null array.",
+      "System.Management.Automation.RuntimeException",
+      "NullArray",
+    );
   }
   throw new PsError(
     `The assignment expression is not valid. The input to an assignment operator must be an object that is able to accept assignments, such as a variable or a property.`,

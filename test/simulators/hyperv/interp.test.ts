@@ -41,6 +41,10 @@ describe("the simulator's PowerShell interpreter", () => {
     ["if ($null -eq $nothing) { 'empty' } else { 'set' }", "empty"],
     ["try { throw 'boom' } catch { $_.Exception.Message }", "boom"],
     ["$h = @{ Name = 'x' }; ([pscustomobject]$h).Name", "x"],
+    ["$t = @{}; $t['AB-1'] = 5; $t['ab-1'] += 2; $t['Ab-1']", "7"],
+    ["$t = @{}; 'x','y' | ForEach-Object { $t[$_] = $_.ToUpper() }; $t['y'] + $t['nope'] + $t['X']", "YX"],
+    ["$a = @(1, 2, 3); $a[1] = 9; $a[-1] = 7; $a | ConvertTo-Json -Compress", "[1,9,7]"],
+    ["$t = @{ k = @('p', $null, 'q') }; @($t['k'] | Where-Object { $null -ne $_ }).Count", "2"],
   ];
   for (const [script, expected] of cases) {
     it(`evaluates ${script}`, async () => {
