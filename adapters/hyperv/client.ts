@@ -19,7 +19,8 @@ import { noopLogger } from "../../src/domain/ports.js";
 import { isSnapvisorError } from "../../src/domain/errors.js";
 import { openVhdxSource } from "../../src/disk/vhdx/open.js";
 import { hypervError, type HypervError } from "./errors.js";
-import { completeMethod, JobFailure, type JobWaitOptions } from "./jobs.js";
+import { completeMethod, JobFailure, waitForJob, type JobWaitOptions } from "./jobs.js";
+import { LateCheckpoints, RECLAIM_POLLS, type LateJob } from "./late-checkpoints.js";
 import { readChanges } from "./changes.js";
 import * as scripts from "./scripts.js";
 import type { ClusterInfo, HaltEvent, NodeVm } from "./script-schemas.js";
@@ -65,6 +66,7 @@ export class HypervSession implements HypervisorSession {
   readonly #destroyAttempts: number;
   readonly #limiter: KeyedLimiter;
   readonly #book = new SnapshotBook();
+  readonly #late = new LateCheckpoints();
   #problems: InventoryProblem[] = [];
 
   constructor(transport: PsTransport, options: HypervSessionOptions = {}) {
@@ -171,8 +173,14 @@ export class HypervSession implements HypervisorSession {
   }
 
   async removeLeftovers(vm: VmInfo, signal?: AbortSignal): Promise<readonly string[]> {
-    const node = await this.ownerOf(vm, signal);
     const removed: string[] = [];
+    for (const job of this.#late.of(vm.id)) {
+      // One look each: a job that has ended either made a checkpoint (destroyed now) or not.
+      const outcome = await this.#reclaim(job, 1, signal);
+      if (outcome !== "running") this.#late.done(job);
+      if (outcome === "removed") removed.push(`late checkpoint of job ${job.jobId}`);
+    }
+    const node = await this.ownerOf(vm, signal);
     const owners = [vm.id, ...(await this.#collectionsOf(vm, node, signal)).map((c) => c.CollectionID)];
     for (const ownerId of owners) {
       const snaps = await scripts.runScript(this.#t, scripts.recoverySnapshots, { node, ownerId }, signal);
@@ -252,6 +260,15 @@ export class HypervSession implements HypervisorSession {
     try {
       job = await completeMethod(this.#t, node, start, `CreateSnapshot of "${vm.name}"`, this.#jobs, signal);
     } catch (err) {
+      if (isSnapvisorError(err, "HYPERV_JOB_TIMEOUT")) {
+        await this.#lateCheckpoint({
+          node,
+          jobId: start.JobId,
+          vmId: vm.id,
+          what: `CreateSnapshot of "${vm.name}"`,
+        });
+        throw err;
+      }
       if (!(err instanceof JobFailure)) throw err;
       const code =
         level === 1
@@ -581,6 +598,50 @@ export class HypervSession implements HypervisorSession {
   }
 
   /** DestroySnapshot with retries (a merge can fail transiently); a checkpoint already gone is fine. */
+  /**
+   * A CreateSnapshot that timed out: wait a little more and destroy what it made, or keep the job
+   * for the next sweep of the VM (late-checkpoints.ts). Never throws: the timeout is the error.
+   */
+  async #lateCheckpoint(job: LateJob): Promise<void> {
+    const outcome = await this.#reclaim(job, Math.min(this.#jobs.maxPolls, RECLAIM_POLLS)).catch(
+      (err: unknown) => {
+        this.#log.error({ job: job.jobId, err: String(err) }, "late checkpoint not reclaimed");
+        return "running" as const;
+      },
+    );
+    if (outcome === "running") {
+      this.#late.add(job);
+      this.#log.warn(
+        { node: job.node, job: job.jobId },
+        `${job.what} is still running after the polling budget: its checkpoint will be removed by the next sweep of the VM`,
+      );
+    }
+  }
+
+  /** Polls a late CreateSnapshot job; destroys the checkpoints it made once it completed. */
+  async #reclaim(job: LateJob, polls: number, signal?: AbortSignal): Promise<"removed" | "none" | "running"> {
+    let made: readonly string[];
+    try {
+      made = (
+        await waitForJob(this.#t, job.node, job.jobId, job.what, { ...this.#jobs, maxPolls: polls }, signal)
+      ).snapshotIds;
+    } catch (err) {
+      if (err instanceof JobFailure) return "none";
+      if (isSnapvisorError(err, "HYPERV_JOB_TIMEOUT")) return "running";
+      if (isSnapvisorError(err, "HYPERV_JOB_FAILED")) {
+        // The host forgot the job (they are kept for minutes): what it made cannot be told apart.
+        this.#log.error(
+          { node: job.node, job: job.jobId },
+          `${job.what}: job gone; a checkpoint without our name may remain`,
+        );
+        return "none";
+      }
+      throw err;
+    }
+    for (const id of made) await this.#destroy(job.node, id, false, `late checkpoint of ${job.what}`, signal);
+    return made.length > 0 ? "removed" : "none";
+  }
+
   async #destroy(
     node: string,
     snapshotId: string,

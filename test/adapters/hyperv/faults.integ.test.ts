@@ -175,6 +175,31 @@ for (const kind of TRANSPORTS) {
       );
     });
 
+    it("destroys the checkpoint of a CreateSnapshot that finished after the polling budget", async () => {
+      const v = await vm("app-03");
+      const recovery = () => lab.sim.model.snapshots.filter((s) => s.vmId === v.id && s.type === "Recovery");
+      const before = recovery().length;
+      const impatient = lab.session(kind, { maxJobPolls: 2 });
+      const request = { expected: "crash", policy: "crash-only", quiesceAttempts: 0 } as const;
+      // Done within the extra wait: destroyed before the timeout is reported.
+      lab.sim.control.addFault({ kind: "slow-job", method: "CreateSnapshot", polls: 3, times: 1 });
+      await assert.rejects(
+        impatient.createSnapshot(v, { ...request, jobId: `${kind}-late1` }),
+        code("HYPERV_JOB_TIMEOUT"),
+      );
+      assert.equal(recovery().length, before, "no unnamed checkpoint left");
+      // Still running after it: the next sweeps of the VM look at the job until it ends.
+      lab.sim.control.addFault({ kind: "slow-job", method: "CreateSnapshot", polls: 6, times: 1 });
+      await assert.rejects(
+        impatient.createSnapshot(v, { ...request, jobId: `${kind}-late2` }),
+        code("HYPERV_JOB_TIMEOUT"),
+      );
+      const swept: string[] = [];
+      for (let i = 0; i < 4; i++) swept.push(...(await impatient.removeLeftovers(v)));
+      assert.equal(swept.filter((x) => x.startsWith("late checkpoint")).length, 1, swept.join(", "));
+      assert.equal(recovery().length, before, "the late checkpoint was destroyed");
+    });
+
     it("waits for slow jobs by polling, and gives up after the polling budget", async () => {
       const v = await vm("app-03");
       lab.sim.control.addFault({ kind: "slow-job", method: "DestroySnapshot", polls: 5, times: 1 });
