@@ -196,7 +196,11 @@ export class ChunkWorkers {
   }
 
   #spawn(): Lane {
-    const worker = new Worker(WORKER_URL);
+    // Node's own flags are inherited (profiling, loaders), except those that only make sense for
+    // the main script: `--input-type` (for `node -e`) makes a worker refuse its file.
+    const worker = new Worker(WORKER_URL, {
+      execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
+    });
     const lane: Lane = { worker, busy: 0 };
     worker.on("message", (reply: SealReply | OpenReply | FailureReply) => {
       const waiter = this.#waiting.get(reply.seq);

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,5 +41,19 @@ describe("chunk workers and process exit", () => {
         `console.log(sealed.id.toString("hex").length);\n`,
     );
     assert.equal(out.trim(), "64");
+  });
+});
+
+describe("chunk workers started from `node --input-type=module -e`", () => {
+  it("work: the flag meant for the main script is not passed on to them", async () => {
+    const url = new URL("../../src/repository/chunk-workers.js", import.meta.url).href;
+    const script = `const { chunkWorkers } = await import(${JSON.stringify(url)});
+      const w = chunkWorkers(); const s = await w.seal(w.scheme(null, 1), Buffer.alloc(8192, 7));
+      console.log(s.id.toString("hex"));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+      timeout: 60_000,
+    });
+    const out = stdout.trim();
+    assert.equal(out, createHash("sha256").update(Buffer.alloc(8192, 7)).digest("hex"));
   });
 });
