@@ -125,54 +125,33 @@ export class LocalStorage implements Storage {
   }
 
   async getInto(key: string, target: Buffer): Promise<number | undefined> {
-    if (pageAligned(target)) {
-      const direct = await this.#readDirect(key, target);
-      if (direct !== false) return direct;
-    }
-    let fh: fs.FileHandle;
+    const path = this.#path(key);
     try {
-      fh = await fs.open(this.#path(key), "r");
-    } catch (err) {
-      if (errno(err) === "ENOENT") return undefined;
-      throw ioError(err, "read", key);
-    }
-    try {
-      let done = 0;
-      for (;;) {
-        // One byte of room past the target tells an object that does not fit.
-        const room = done < target.length ? target.length - done : 1;
-        const into = done < target.length ? target : Buffer.alloc(1);
-        const { bytesRead } = await fh.read(into, done < target.length ? done : 0, room, done);
-        if (bytesRead === 0) return done;
-        if (done >= target.length) {
-          throw repoError("STORAGE_IO", `Object ${key} is larger than the ${target.length} bytes expected`);
+      // Page-aligned targets (lanes) are read with O_DIRECT; anything else, or a refusal, buffered.
+      const direct = pageAligned(target) ? await this.#direct.open(path, fsc.O_RDONLY) : undefined;
+      if (direct) {
+        try {
+          const size = await sizeWithin(direct, key, target);
+          if (await this.#direct.readFile(direct, target, size)) return size;
+        } finally {
+          await direct.close();
         }
-        done += bytesRead;
       }
-    } catch (err) {
-      if ((err as Error).name === "SnapvisorError") throw err;
-      throw ioError(err, "read", key);
-    } finally {
-      await fh.close();
-    }
-  }
-
-  /** `getInto` with O_DIRECT: the size, undefined when absent, false when it must be read buffered. */
-  async #readDirect(key: string, target: Buffer): Promise<number | undefined | false> {
-    let fh: fs.FileHandle | undefined;
-    try {
-      fh = await this.#direct.open(this.#path(key), fsc.O_RDONLY);
-      if (!fh) return false;
-      const { size } = await fh.stat();
-      if (size > target.length) {
-        throw repoError("STORAGE_IO", `Object ${key} is larger than the ${target.length} bytes expected`);
+      const fh = await fs.open(path, "r");
+      try {
+        const size = await sizeWithin(fh, key, target);
+        for (let done = 0; done < size;) {
+          const { bytesRead } = await fh.read(target, done, size - done, done);
+          if (bytesRead === 0) throw new Error(`file ended at ${done} of ${size} bytes`);
+          done += bytesRead;
+        }
+        return size;
+      } finally {
+        await fh.close();
       }
-      return (await this.#direct.readFile(fh, target, size)) ? size : false;
     } catch (err) {
       if (errno(err) === "ENOENT") return undefined;
       throw ioError(err, "read", key);
-    } finally {
-      await fh?.close();
     }
   }
 
@@ -333,6 +312,15 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** The object's size, refused (STORAGE_IO) when it does not fit `target`. */
+async function sizeWithin(fh: fs.FileHandle, key: string, target: Buffer): Promise<number> {
+  const { size } = await fh.stat();
+  if (size > target.length) {
+    throw repoError("STORAGE_IO", `Object ${key} is larger than the ${target.length} bytes expected`);
+  }
+  return size;
 }
 
 function errno(err: unknown): string | undefined {

@@ -210,51 +210,23 @@ export class Repository {
       throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
         details: { chunk: hex },
       });
-    try {
-      return await chunkWorkers().openIn(this.#scheme, hex, lane, length);
-    } catch (err) {
-      if (!(err instanceof ChunkOpenError)) throw err;
-      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} is corrupt: ${err.message}`, {
-        cause: err,
-        details: { chunk: hex },
-      });
-    }
+    return corruptAs(hex, undefined, chunkWorkers().openIn(this.#scheme, hex, lane, length));
   }
 
   /**
    * Checks that the chunk blob in the first `length` bytes of `lane` (arriving `from` elsewhere)
    * opens with this repository's keys and hashes to `hex`, leaving it as it is; returns the lane.
    */
-  async checkChunkIn(hex: string, lane: Buffer, length: number, from: string): Promise<Buffer> {
-    try {
-      return await chunkWorkers().checkIn(this.#scheme, hex, lane, length);
-    } catch (err) {
-      if (!(err instanceof ChunkOpenError)) throw err;
-      throw repoError("CHUNK_CORRUPT", `Chunk ${hex} from ${from} is corrupt: ${err.message}`, {
-        cause: err,
-        details: { chunk: hex, from },
-      });
-    }
+  checkChunkIn(hex: string, lane: Buffer, length: number, from: string): Promise<Buffer> {
+    return corruptAs(hex, from, chunkWorkers().checkIn(this.#scheme, hex, lane, length));
   }
 
   /**
    * Opens a chunk blob (which the call takes over) on a worker thread and checks that its plaintext
    * hashes to `hex`; CHUNK_CORRUPT names `from` when the blob came from elsewhere.
    */
-  async openChunk(hex: string, blob: Buffer, from?: string): Promise<Buffer> {
-    try {
-      return await chunkWorkers().open(this.#scheme, hex, blob);
-    } catch (err) {
-      if (!(err instanceof ChunkOpenError)) throw err;
-      throw repoError(
-        "CHUNK_CORRUPT",
-        `Chunk ${hex}${from ? ` from ${from}` : ""} is corrupt: ${err.message}`,
-        {
-          cause: err,
-          details: { chunk: hex, ...(from ? { from } : {}) },
-        },
-      );
-    }
+  openChunk(hex: string, blob: Buffer, from?: string): Promise<Buffer> {
+    return corruptAs(hex, from, chunkWorkers().open(this.#scheme, hex, blob));
   }
 
   async listPoints(machineId?: string): Promise<PointRef[]> {
@@ -403,5 +375,22 @@ export class Repository {
   async latestPoint(machineId: string): Promise<PointRef | undefined> {
     const points = await this.listPoints(machineId);
     return points.at(-1);
+  }
+}
+
+/** A chunk worker's refusal of a blob (ChunkOpenError) as CHUNK_CORRUPT naming the chunk and source. */
+async function corruptAs<T>(hex: string, from: string | undefined, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (!(err instanceof ChunkOpenError)) throw err;
+    throw repoError(
+      "CHUNK_CORRUPT",
+      `Chunk ${hex}${from ? ` from ${from}` : ""} is corrupt: ${err.message}`,
+      {
+        cause: err,
+        details: { chunk: hex, ...(from ? { from } : {}) },
+      },
+    );
   }
 }

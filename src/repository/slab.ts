@@ -61,6 +61,14 @@ function newLanes(count: number, stride: number): Buffer[] {
   }
 }
 
+/**
+ * `lane`, or a fresh one of `size` bytes when its memory travelled to a worker and did not come back
+ * (an ordinary buffer whose call failed: transferred memory leaves it empty).
+ */
+export function intact(lane: Buffer, size: number): Buffer {
+  return lane.length === 0 ? laneBuffers(1, size)[0]! : lane;
+}
+
 /** True when `b` starts on a page boundary of its backing memory (the memory itself is aligned). */
 export function pageAligned(b: Uint8Array): boolean {
   return b.buffer instanceof SharedArrayBuffer && b.byteOffset % PAGE === 0;
@@ -85,8 +93,7 @@ export class LanePool {
       back = out.lane;
       return out.result;
     } finally {
-      // A lane whose memory travelled to a worker and did not come back (an error) is replaced.
-      if (back.length === 0) back = laneBuffers(1, this.#size)[0]!;
+      back = intact(back, this.#size);
       const next = this.#waiting.shift();
       if (next) next(back);
       else this.#free.push(back);

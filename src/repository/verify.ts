@@ -2,7 +2,7 @@ import { isSnapvisorError } from "../domain/errors.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
 import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
 import { runLanes } from "./pool.js";
-import { laneBuffers } from "./slab.js";
+import { intact, laneBuffers } from "./slab.js";
 
 export interface ChunkProblem {
   readonly chunk: string;
@@ -96,8 +96,7 @@ export async function verifyRepository(
       chunkProblems.push({ chunk: hex, problem, detail: err.message, points: affected });
       for (const p of affected) note(p, `chunk ${hex} is ${problem}`);
       if (problem === "corrupt" && options.quarantine !== false) await quarantine(repo, hex);
-      // A lane whose memory travelled to a worker (not shared) does not come back with an error.
-      if (lane.length === 0) lane = laneBuffers(1, laneSize)[0]!;
+      lane = intact(lane, laneSize);
     }
     done++;
     options.onProgress?.({ chunksDone: done, chunksTotal: ids.length });

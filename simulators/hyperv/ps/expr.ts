@@ -120,7 +120,12 @@ export async function evalElement(
       const key = await evalExpression(interp, index, scope);
       // A hashtable is indexed by its key (any type, compared as text); everything else by position.
       if (t instanceof PsHashtable) return t.get(toStr(key)) ?? null;
-      if (t === null) return null;
+      if (t === null)
+        throw new PsError(
+          "Cannot index into a null array.",
+          "System.Management.Automation.RuntimeException",
+          "NullArray",
+        );
       const i = toNumber(key, "System.Int32");
       if (Array.isArray(t)) return t[i < 0 ? t.length + i : i] ?? null;
       if (t instanceof Uint8Array) return t[i] ?? null;

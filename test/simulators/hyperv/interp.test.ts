@@ -45,6 +45,7 @@ describe("the simulator's PowerShell interpreter", () => {
     ["$t = @{}; 'x','y' | ForEach-Object { $t[$_] = $_.ToUpper() }; $t['y'] + $t['nope'] + $t['X']", "YX"],
     ["$a = @(1, 2, 3); $a[1] = 9; $a[-1] = 7; $a | ConvertTo-Json -Compress", "[1,9,7]"],
     ["$t = @{ k = @('p', $null, 'q') }; @($t['k'] | Where-Object { $null -ne $_ }).Count", "2"],
+    ["try { $nothing[0] } catch { $_.Exception.Message }", "Cannot index into a null array."],
   ];
   for (const [script, expected] of cases) {
     it(`evaluates ${script}`, async () => {
