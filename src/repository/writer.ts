@@ -5,6 +5,16 @@ import { repoError } from "./errors.js";
 import { checkExtents, slotsTouched } from "./extents.js";
 import { checkSegment, newPointId } from "./ids.js";
 import { DigestSet } from "./digest-set.js";
+import { isAllZero } from "./chunk-id.js";
+import {
+  parseDelta,
+  storeAsDelta,
+  subBlocksTouched,
+  SUB_BLOCK,
+  unionSorted,
+  writeDeltaHeader,
+} from "./delta.js";
+import type { ParsedDelta } from "./delta.js";
 import { DiskIndex, ZERO_ID } from "./index-format.js";
 import type { Manifest, ManifestDisk } from "./manifest.js";
 import { runLanes } from "./pool.js";
@@ -173,11 +183,14 @@ async function writeDisk(
   }
   const incremental = fullReason === null && parentIndex !== undefined && input.changed !== "all";
 
-  const index = new DiskIndex(input.capacity, cs);
+  let index = new DiskIndex(input.capacity, cs);
   let slots: number[];
+  let subBlocks: Map<number, number[]> | undefined;
   if (incremental) {
-    parentIndex.ids.copy(index.ids);
-    slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
+    index = DiskIndex.inherit(parentIndex);
+    const extents = checkExtents(input.changed, input.capacity);
+    slots = slotsTouched(extents, cs);
+    subBlocks = subBlocksTouched(extents, cs);
   } else if (zeroElsewhere) {
     slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
   } else {
@@ -200,39 +213,49 @@ async function writeDisk(
   const pending = new Map<string, Promise<void>>();
 
   const lanes = options.concurrency ?? repo.inFlight("write");
+  let done = 0;
+  /** Stores a sealed chunk once per write; a second slot with the same id waits for the first. */
+  const store = async (id: Buffer, parts: readonly Buffer[], length: number): Promise<void> => {
+    if (known.has(id)) return;
+    const hex = id.toString("hex");
+    const inFlight = pending.get(hex);
+    if (inFlight) return inFlight;
+    const work = storeChunk(repo, id, parts, length, stats, options.signal);
+    pending.set(hex, work);
+    await work;
+    // Only saves a second touch: bounded (~16 MiB) so memory does not grow with the disk.
+    if (known.size >= KNOWN_LIMIT) known = new DigestSet(1024);
+    known.add(id);
+    pending.delete(hex);
+  };
   await runLanes(
     slots,
     laneBuffers(Math.min(lanes, slots.length), cs + CHUNK_BLOB_OVERHEAD),
     async (slot, lane) => {
       options.signal?.throwIfAborted();
       const length = index.slotLength(slot);
-      await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
-      stats.bytesRead += length;
-      stats.chunksRead++;
-      // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
-      const sealed = await repo.sealChunk(lane, length);
-      if (sealed.id === null) index.setId(slot, ZERO_ID);
+      const delta =
+        subBlocks && parentIndex
+          ? await planDelta(repo, parentIndex, slot, subBlocks.get(slot) ?? [], options.signal)
+          : undefined;
+      let back: Buffer;
+      if (delta) back = await writeDelta(repo, input, index, slot, lane, delta, stats, store, options.signal);
       else {
-        const id = sealed.id;
-        index.setId(slot, id);
-        const hex = id.toString("hex");
-        if (!known.has(id)) {
-          // Two slots of one disk with the same content: the second waits for the first's write.
-          const inFlight = pending.get(hex);
-          if (inFlight) await inFlight;
-          else {
-            const work = storeChunk(repo, id, sealed.parts, length, stats, options.signal);
-            pending.set(hex, work);
-            await work;
-            // Only saves a second touch: bounded (~16 MiB) so memory does not grow with the disk.
-            if (known.size >= KNOWN_LIMIT) known = new DigestSet(1024);
-            known.add(id);
-            pending.delete(hex);
-          }
+        await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
+        stats.bytesRead += length;
+        stats.chunksRead++;
+        // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
+        const sealed = await repo.sealChunk(lane, length);
+        if (sealed.id === null) index.setId(slot, ZERO_ID);
+        else {
+          index.setId(slot, sealed.id);
+          await store(sealed.id, sealed.parts, length);
         }
+        back = sealed.lane;
       }
-      options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
-      return sealed.lane;
+      done += length;
+      options.onProgress?.({ disk: input.key, bytesDone: done, bytesTotal });
+      return back;
     },
   );
 
@@ -249,6 +272,120 @@ async function writeDisk(
       stats,
     },
   };
+}
+
+interface DeltaPlan {
+  readonly base: Buffer;
+  /** Sub-blocks changed since the parent: read from the source. */
+  readonly changed: readonly number[];
+  /** Sub-blocks the new delta holds: the changed ones and those of the parent's delta. */
+  readonly held: readonly number[];
+  readonly carried: ParsedDelta | undefined;
+}
+
+/**
+ * Whether a touched slot of an incremental becomes a delta (delta.ts), over which base and with
+ * which sub-blocks; undefined when it is stored whole. A slot that held a delta keeps its base and
+ * carries the old delta's sub-blocks, so a slot never needs more than base + delta.
+ */
+async function planDelta(
+  repo: Repository,
+  parent: DiskIndex,
+  slot: number,
+  changed: readonly number[],
+  signal: AbortSignal | undefined,
+): Promise<DeltaPlan | undefined> {
+  const length = parent.slotLength(slot);
+  if (changed.length === 0 || !storeAsDelta(length, changed.length)) return undefined;
+  const parentBase = parent.baseOf(slot);
+  let carried: ParsedDelta | undefined;
+  let held = changed;
+  if (parentBase !== undefined) {
+    const id = parent.id(slot);
+    try {
+      carried = parseDelta(await repo.getChunkUnpooled(id, signal));
+    } catch (err) {
+      if ((err as Error).name !== "DeltaFormatError") throw err;
+      throw repoError(
+        "CHUNK_CORRUPT",
+        `Delta ${id.toString("hex")} is malformed: ${(err as Error).message}`,
+        {
+          cause: err,
+          details: { chunk: id.toString("hex") },
+        },
+      );
+    }
+    if (!carried.base.equals(parentBase) || carried.slotLength !== length)
+      throw repoError(
+        "CHUNK_CORRUPT",
+        `Delta ${id.toString("hex")} does not match slot ${slot} of the parent's index`,
+        {
+          details: { chunk: id.toString("hex") },
+        },
+      );
+    held = unionSorted(
+      changed,
+      carried.blocks.map((b) => b.index),
+    );
+    if (!storeAsDelta(length, held.length)) return undefined;
+  }
+  const base = parentBase ?? (parent.isZero(slot) ? ZERO_ID : parent.id(slot));
+  return { base, changed, held, carried };
+}
+
+/** Reads a slot's changed sub-blocks into a delta laid out in `lane`, seals and stores it. */
+async function writeDelta(
+  repo: Repository,
+  input: DiskInput,
+  index: DiskIndex,
+  slot: number,
+  lane: Buffer,
+  plan: DeltaPlan,
+  stats: SlotStats,
+  store: (id: Buffer, parts: readonly Buffer[], length: number) => Promise<void>,
+  signal: AbortSignal | undefined,
+): Promise<Buffer> {
+  const layout = writeDeltaHeader(lane, index.slotLength(slot), plan.base, plan.held);
+  const changed = new Set(plan.changed);
+  const carried = new Map(plan.carried?.blocks.map((b) => [b.index, b.data]));
+  const slotStart = slot * index.chunkSize;
+  // Runs of changed sub-blocks lie back to back in the lane and on the disk: one read each.
+  for (let i = 0; i < layout.blocks.length;) {
+    const first = layout.blocks[i]!;
+    if (!changed.has(first.index)) {
+      lane.set(carried.get(first.index)!, first.at);
+      i++;
+      continue;
+    }
+    let bytes = first.length;
+    let j = i + 1;
+    for (; j < layout.blocks.length; j++) {
+      const b = layout.blocks[j]!;
+      if (!changed.has(b.index) || b.index !== layout.blocks[j - 1]!.index + 1) break;
+      bytes += b.length;
+    }
+    await readFully(
+      input,
+      lane.subarray(first.at, first.at + bytes),
+      slotStart + first.index * SUB_BLOCK,
+      signal,
+    );
+    stats.bytesRead += bytes;
+    i = j;
+  }
+  stats.chunksRead++;
+  const header = layout.blocks[0]?.at ?? layout.length;
+  if (plan.base.equals(ZERO_ID) && isAllZero(lane.subarray(header, layout.length))) {
+    // Zeros laid over zeros: the slot is (still) empty.
+    index.setId(slot, ZERO_ID);
+    return lane;
+  }
+  const sealed = await repo.sealChunk(lane, layout.length);
+  if (sealed.id === null)
+    index.setId(slot, ZERO_ID); // never: a delta starts with its magic
+  else index.setDelta(slot, sealed.id, plan.base);
+  if (sealed.id) await store(sealed.id, sealed.parts, layout.length);
+  return sealed.lane;
 }
 
 /**
