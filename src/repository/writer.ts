@@ -16,6 +16,7 @@ import {
 } from "./delta.js";
 import type { ParsedDelta } from "./delta.js";
 import { DiskIndex, ZERO_ID } from "./index-format.js";
+import { WriteBehind } from "./write-behind.js";
 import type { Manifest, ManifestDisk } from "./manifest.js";
 import { runLanes } from "./pool.js";
 import { laneBuffers } from "./slab.js";
@@ -228,36 +229,50 @@ async function writeDisk(
     known.add(id);
     pending.delete(hex);
   };
-  await runLanes(
-    slots,
-    laneBuffers(Math.min(lanes, slots.length), cs + CHUNK_BLOB_OVERHEAD),
-    async (slot, lane) => {
-      options.signal?.throwIfAborted();
-      const length = index.slotLength(slot);
-      const delta =
-        subBlocks && parentIndex
-          ? await planDelta(repo, parentIndex, slot, subBlocks.get(slot) ?? [], options.signal)
-          : undefined;
-      let back: Buffer;
-      if (delta) back = await writeDelta(repo, input, index, slot, lane, delta, stats, store, options.signal);
-      else {
-        await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
-        stats.bytesRead += length;
-        stats.chunksRead++;
-        // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
-        const sealed = await repo.sealChunk(lane, length);
-        if (sealed.id === null) index.setId(slot, ZERO_ID);
+  const behind = new WriteBehind(WRITE_BEHIND_COUNT, WRITE_BEHIND_BYTES);
+  const storeSmall = async (id: Buffer, parts: readonly Buffer[], length: number): Promise<void> => {
+    const copy = Buffer.concat(parts);
+    await behind.add(copy.length, () => store(id, [copy], length));
+  };
+  try {
+    await runLanes(
+      slots,
+      laneBuffers(Math.min(lanes, slots.length), cs + CHUNK_BLOB_OVERHEAD),
+      async (slot, lane) => {
+        options.signal?.throwIfAborted();
+        const length = index.slotLength(slot);
+        const delta =
+          subBlocks && parentIndex
+            ? await planDelta(repo, parentIndex, slot, subBlocks.get(slot) ?? [], options.signal)
+            : undefined;
+        let back: Buffer;
+        if (delta)
+          back = await writeDelta(repo, input, index, slot, lane, delta, stats, storeSmall, options.signal);
         else {
-          index.setId(slot, sealed.id);
-          await store(sealed.id, sealed.parts, length);
+          await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
+          stats.bytesRead += length;
+          stats.chunksRead++;
+          // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
+          const sealed = await repo.sealChunk(lane, length);
+          if (sealed.id === null) index.setId(slot, ZERO_ID);
+          else {
+            index.setId(slot, sealed.id);
+            await store(sealed.id, sealed.parts, length);
+          }
+          back = sealed.lane;
         }
-        back = sealed.lane;
-      }
-      done += length;
-      options.onProgress?.({ disk: input.key, bytesDone: done, bytesTotal });
-      return back;
-    },
-  );
+        done += length;
+        options.onProgress?.({ disk: input.key, bytesDone: done, bytesTotal });
+        return back;
+      },
+    );
+  } catch (err) {
+    // Writes already started settle before the failure is reported (theirs would only repeat it).
+    await behind.drain().catch(() => {});
+    throw err;
+  }
+  // Every write is durable-pending before the index can name it.
+  await behind.drain();
 
   const zeroChunks = countZero(index);
   return {
@@ -442,6 +457,9 @@ async function readFully(
 }
 
 const KNOWN_LIMIT = 128 * 1024;
+/** Small objects (deltas) written in the background at once: their fsyncs overlap. */
+const WRITE_BEHIND_COUNT = 64;
+const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
 
 function countZero(index: DiskIndex): number {
   let n = 0;
