@@ -9,6 +9,8 @@ import type { LockEnv } from "../../src/repository/locks.js";
 import { MemoryStorage } from "../../src/repository/memory-storage.js";
 import { applyPrune, planPrune } from "../../src/repository/prune.js";
 import { replicate } from "../../src/repository/replicate.js";
+import { consumeSeed } from "../../src/repository/seed-consume.js";
+import { exportSeed } from "../../src/repository/seed.js";
 import { keys, Repository, type PointRef } from "../../src/repository/repository.js";
 import { restoreToFile, restoreToStream } from "../../src/repository/restore.js";
 import { verifyRepository } from "../../src/repository/verify.js";
@@ -190,5 +192,27 @@ describe("incrementals stored as deltas", () => {
       assert.ok((await restored(target, copy)).equals(v2), `prefix "${prefix}"`);
       assert.equal((await target.readIndex(await target.readManifest(copy), "d")).deltaCount, 1);
     }
+  });
+
+  it("an incremental of deltas replicated without its base is orphaned until a seed drive brings the base", async () => {
+    const { repo, backup, advance } = await setup();
+    const v1 = seededBytes(3 * CS, 50);
+    const base = await backup(v1, "all");
+    advance(1000);
+    const v2 = Buffer.from(v1);
+    const inc = await backup(v2, [change(v2, CS + 2 * SUB_BLOCK, 30, 51)]);
+    const target = await Repository.init(new MemoryStorage(), { like: repo.config });
+    const report = await replicate(repo, target, {
+      upTo: { [machine.id]: base.ref.pointId },
+      withholdBefore: true,
+    });
+    assert.equal(report.chunksSent, 1, "only the delta crosses");
+    await assert.rejects(restored(target, inc.ref), { code: "POINT_ORPHANED" });
+    await withTempDir(async (dir) => {
+      const seed = await exportSeed(repo, join(dir, "seed"), { machines: [machine.id] });
+      await consumeSeed(target, seed.volumes);
+    });
+    assert.ok((await restored(target, inc.ref)).equals(v2));
+    assert.ok((await restored(target, base.ref)).equals(v1));
   });
 });
