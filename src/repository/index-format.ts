@@ -39,9 +39,14 @@ export class DiskIndex {
     this.#deltaBases = Buffer.alloc(0);
   }
 
-  /** A copy of `parent` to be changed slot by slot (an incremental's index). */
-  static inherit(parent: DiskIndex): DiskIndex {
-    const index = new DiskIndex(parent.capacity, parent.chunkSize, Buffer.from(parent.ids));
+  /**
+   * A copy of `parent` to be changed slot by slot (an incremental's index). With `adopt`, the copy
+   * takes over the parent's ids instead of copying them (a 16 TiB disk's ids are 128 MiB at 4 MiB
+   * chunks): the caller then reads a slot of the parent only before changing it in the copy.
+   */
+  static inherit(parent: DiskIndex, options: { adopt?: boolean } = {}): DiskIndex {
+    const ids = options.adopt ? parent.ids : Buffer.from(parent.ids);
+    const index = new DiskIndex(parent.capacity, parent.chunkSize, ids);
     const { slots, bases } = parent.#deltaTable();
     index.#deltaSlots = slots;
     index.#deltaBases = bases;
@@ -64,8 +69,9 @@ export class DiskIndex {
 
   /** Sets a slot to a delta over `base` (a chunk id, or ZERO_ID for zeros). */
   setDelta(slot: number, id: Uint8Array, base: Uint8Array): void {
-    this.ids.set(id, slot * 32);
+    // The base first: it may be a view of this very slot's old id (an adopted parent's).
     this.#changed.set(slot, Buffer.from(base));
+    this.ids.set(id, slot * 32);
   }
 
   isZero(slot: number): boolean {

@@ -188,7 +188,8 @@ async function writeDisk(
   let slots: number[];
   let subBlocks: Map<number, number[]> | undefined;
   if (incremental) {
-    index = DiskIndex.inherit(parentIndex);
+    // Each touched slot's parent entry is read (planDelta) before the slot is set: no copy needed.
+    index = DiskIndex.inherit(parentIndex, { adopt: true });
     const extents = checkExtents(input.changed, input.capacity);
     slots = slotsTouched(extents, cs);
     subBlocks = subBlocksTouched(extents, cs);
@@ -316,7 +317,7 @@ async function planDelta(
   let carried: ParsedDelta | undefined;
   let held = changed;
   if (parentBase !== undefined) {
-    const id = parent.id(slot);
+    const id = Buffer.from(parent.id(slot));
     try {
       carried = parseDelta(await repo.getChunkUnpooled(id, signal));
     } catch (err) {
@@ -344,7 +345,8 @@ async function planDelta(
     );
     if (!storeAsDelta(length, held.length)) return undefined;
   }
-  const base = parentBase ?? (parent.isZero(slot) ? ZERO_ID : parent.id(slot));
+  // A copy: the parent's ids are the new index's (adopted), and this slot's entry is about to change.
+  const base = Buffer.from(parentBase ?? (parent.isZero(slot) ? ZERO_ID : parent.id(slot)));
   return { base, changed, held, carried };
 }
 

@@ -38,6 +38,10 @@ describe("DiskIndex", () => {
     assert.equal(child.encode().readUInt32LE(4), 1, "no deltas left");
     assert.ok(parentDecoded.baseOf(2)!.equals(id(9)));
     assert.equal(child.idBuffers().length, 1);
+    assert.notEqual(child.ids, parentDecoded.ids, "a copy by default");
+    const adopted = DiskIndex.inherit(parentDecoded, { adopt: true });
+    assert.equal(adopted.ids, parentDecoded.ids, "adopt takes the parent's ids over");
+    assert.ok(adopted.baseOf(2)!.equals(id(9)));
   });
 
   it("refuses delta tables that are out of order, past the disk or on an empty slot", () => {
