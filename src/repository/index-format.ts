@@ -8,10 +8,14 @@
  * bases, so garbage collection, replication and orphan checks see every object a point needs
  * without opening any.
  *
- *   "SVIX" | version u32 | capacity u64 | chunkSize u32 | count u32 | ids count*32
- *   version 2 adds: deltaCount u32 | deltaCount * (slot u32 | base id 32), slots ascending
- *   (little-endian; an index without deltas is written as version 1)
+ *   "SVIX" | version u32 | capacity u64 | chunkSize u32 | count u32 | ids
+ *   version 1: ids = count × 32 bytes
+ *   version 2: ids = runs (id-runs.ts: zero slots as counts, then the ids of the others),
+ *              then deltaCount u32 | deltaCount × (slot u32 | base id 32), slots ascending
+ *   (little-endian; version 2 is written, both are read)
  */
+import { decodeRuns, encodeRuns } from "./id-runs.js";
+
 export const ZERO_ID = Buffer.alloc(32);
 const MAGIC = Buffer.from("SVIX", "latin1");
 const HEADER = 24;
@@ -119,18 +123,17 @@ export class DiskIndex {
     const { slots, bases } = this.#deltaTable();
     const header = Buffer.alloc(HEADER);
     MAGIC.copy(header, 0);
-    header.writeUInt32LE(slots.length > 0 ? 2 : 1, 4);
+    header.writeUInt32LE(2, 4);
     header.writeBigUInt64LE(BigInt(this.capacity), 8);
     header.writeUInt32LE(this.chunkSize, 16);
     header.writeUInt32LE(this.count, 20);
-    if (slots.length === 0) return Buffer.concat([header, this.ids]);
     const deltas = Buffer.alloc(4 + slots.length * DELTA_ENTRY);
     deltas.writeUInt32LE(slots.length, 0);
     for (let i = 0; i < slots.length; i++) {
       deltas.writeUInt32LE(slots[i]!, 4 + i * DELTA_ENTRY);
       bases.copy(deltas, 8 + i * DELTA_ENTRY, i * 32, i * 32 + 32);
     }
-    return Buffer.concat([header, this.ids, deltas]);
+    return Buffer.concat([header, ...encodeRuns(this.ids), deltas]);
   }
 
   /** Parses an index; throws RangeError with what is wrong (the caller wraps it with the point's name). */
@@ -145,19 +148,20 @@ export class DiskIndex {
     if (chunkSize === 0 || count !== slotCount(Number(capacity), chunkSize)) {
       throw new RangeError(`index count ${count} does not match capacity ${capacity}`);
     }
-    const idsEnd = HEADER + count * 32;
-    const minLength = version === 1 ? idsEnd : idsEnd + 4;
-    if (bytes.length < minLength || (version === 1 && bytes.length !== idsEnd))
-      throw new RangeError(`index length ${bytes.length} is wrong`);
-    // A view, not a copy: a TiB disk's index is 32 MiB, and `bytes` is the caller's own decoded copy.
-    const index = new DiskIndex(Number(capacity), chunkSize, bytes.subarray(HEADER, idsEnd));
-    if (version === 2) index.#decodeDeltas(bytes, idsEnd);
+    if (version === 1) {
+      if (bytes.length !== HEADER + count * 32) throw new RangeError(`index length ${bytes.length} is wrong`);
+      // A view, not a copy: `bytes` is the caller's own decoded copy.
+      return new DiskIndex(Number(capacity), chunkSize, bytes.subarray(HEADER));
+    }
+    const index = new DiskIndex(Number(capacity), chunkSize);
+    index.#decodeDeltas(bytes, decodeRuns(bytes, HEADER, index.ids));
     return index;
   }
 
   #decodeDeltas(bytes: Buffer, at: number): void {
+    if (at + 4 > bytes.length) throw new RangeError(`index length ${bytes.length} is wrong`);
     const n = bytes.readUInt32LE(at);
-    if (n === 0 || bytes.length !== at + 4 + n * DELTA_ENTRY)
+    if (bytes.length !== at + 4 + n * DELTA_ENTRY)
       throw new RangeError(`index length ${bytes.length} is wrong for ${n} deltas`);
     const slots = new Uint32Array(n);
     const bases = Buffer.alloc(n * 32);
