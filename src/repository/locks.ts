@@ -137,7 +137,14 @@ export async function acquireLock(
     heartbeatAt: now,
   };
   const key = `locks/${id}.json`;
-  await storage.replace(key, Buffer.from(JSON.stringify(info)));
+  // Written new (the id is this holder's own) and visible to every other process once linked;
+  // it need not survive a power cut, as its holder would not either, so its folder is not synced
+  // now (replace() would), only with the holder's next flush.
+  if (!(await storage.putIfAbsent(key, Buffer.from(JSON.stringify(info))))) {
+    throw repoError("LOCKED", `Repository ${options.where ?? ""} already holds a lock named ${id}`, {
+      details: { id },
+    });
+  }
   const brokeDead: LockInfo[] = [];
   try {
     for (const other of await listLocks(storage)) {

@@ -12,17 +12,8 @@ import type * as NodeZstd from "@toondepauw/node-zstd";
  * no local build), that is the binding, loaded directly. Anything else, or a failure to load it,
  * goes through the package's loader as before.
  */
-const require = createRequire(import.meta.url);
 const PACKAGE = "@toondepauw/node-zstd";
-
-function installed(name: string): boolean {
-  try {
-    require.resolve(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const ours = createRequire(import.meta.url);
 
 /** The Linux platform package to load directly, if exactly one is installed; else undefined. */
 export function directBinding(
@@ -38,20 +29,30 @@ export function directBinding(
 }
 
 function load(): typeof NodeZstd {
+  // The platform packages are resolved from the package itself, as its loader would.
+  const main = ours.resolve(PACKAGE);
+  const theirs = createRequire(main);
+  const installed = (name: string) => {
+    try {
+      theirs.resolve(name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const direct = directBinding(process.platform, process.arch, installed);
   // A binary built into the package itself comes first in its loader: leave that case to it.
-  const dir = dirname(require.resolve(PACKAGE));
   const localBuild = ["gnu", "musl"].some((libc) =>
-    existsSync(join(dir, `node-zstd.linux-${process.arch}-${libc}.node`)),
+    existsSync(join(dirname(main), `node-zstd.linux-${process.arch}-${libc}.node`)),
   );
   if (direct && !localBuild) {
     try {
-      return require(direct) as typeof NodeZstd;
+      return theirs(direct) as typeof NodeZstd;
     } catch {
       // Not loadable here after all (a copied node_modules, another C library): the package decides.
     }
   }
-  return require(PACKAGE) as typeof NodeZstd;
+  return ours(PACKAGE) as typeof NodeZstd;
 }
 
 export const { Encoder, Decoder } = load();
