@@ -2,12 +2,12 @@
  * Where a chunk's CPU work runs: on a worker thread, or on the main thread itself.
  *
  * A worker thread is a new V8 isolate that must load blob.js and node-zstd before it takes its first
- * chunk: 50-150 ms here (2 cores), while the main thread seals 1 MiB of a mixed disk in about
- * 1.3 ms (bench/chunk-placement.ts). A job of a few MiB (a small incremental, a restore of a small
- * disk) is therefore done on the main thread long before one worker would have answered; a large
- * job wants every core. The pool starts once the main thread has taken `inlineBytes`, and until a
- * worker says it is ready the main thread goes on taking chunks, so no chunk waits for a worker's
- * start.
+ * chunk: 54 ms for one, 81 ms for two here (2 cores, load 4), while the main thread seals the
+ * repository benchmark's mix at 2.8 ms per MiB, so 19-29 MiB meanwhile (bench/chunk-placement.ts).
+ * A job of a few MiB (a small incremental, a restore of a small disk) is therefore done on the main
+ * thread long before one worker would have answered; a large job wants every core. The pool starts
+ * once the main thread has taken `inlineBytes` (about what it seals during a start), and until a
+ * worker says it is ready the main thread goes on taking chunks, so no chunk waits for a start.
  */
 
 /** The main thread's share before the workers start (see bench/chunk-placement.ts). */
