@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type * as WorkerThreads from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { chunkScheme, runChunkOp, type ChunkOp, type ChunkScheme } from "./chunk-ops.js";
 import { INLINE_BYTES, placeChunkWork, warmAhead } from "./chunk-placement.js";
 import type { RepoKeys } from "./keys.js";
@@ -99,6 +101,16 @@ interface Queued {
 }
 
 const WORKER_URL = new URL("./chunk-worker.js", import.meta.url);
+
+/**
+ * node:worker_threads, loaded when the first worker starts: a small job starts none, and the
+ * module costs 3-5 ms to load (docs/cli-startup.md).
+ */
+let threads: typeof WorkerThreads | undefined;
+function workerThreads(): typeof WorkerThreads {
+  threads ??= createRequire(import.meta.url)("node:worker_threads") as typeof WorkerThreads;
+  return threads;
+}
 
 export interface ChunkWorkersOptions {
   /**
@@ -327,7 +339,7 @@ export class ChunkWorkers {
   #spawn(): Lane {
     // Node's own flags are inherited (profiling, loaders), except those that only make sense for
     // the main script: `--input-type` (for `node -e`) makes a worker refuse its file.
-    const worker = new Worker(WORKER_URL, {
+    const worker = new (workerThreads().Worker)(WORKER_URL, {
       execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
     });
     let loaded!: { resolve(): void; reject(err: Error): void };

@@ -141,6 +141,31 @@ describe("CLI startup imports", () => {
     });
   });
 
+  it("a one-chunk incremental starts no worker thread (nor loads node:worker_threads or node-zstd's libc probe)", async () => {
+    await withTempDir(async (dir) => {
+      const repo = join(dir, "repo");
+      const image = join(dir, "disk.raw");
+      await writeFile(image, Buffer.alloc(4 * 1024 * 1024, 7));
+      await exec(process.execPath, [CLI, "repo", "init", repo]);
+      await exec(process.execPath, [CLI, "backup", "image", image, "--repo", repo, "--machine", "m1"]);
+      const changed = join(dir, "changed.json");
+      await writeFile(changed, JSON.stringify([{ start: 65536, length: 65536 }]));
+      // Node's own list of the built-in modules it loaded, written at exit.
+      const list = join(dir, "builtins.txt");
+      const recorder =
+        `import { writeFileSync } from "node:fs";` +
+        `process.report.getReport = () => { throw new Error("diagnostic report asked for"); };` +
+        `process.on("exit", () => writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join("\\n")));`;
+      await exec(process.execPath, [
+        ...["--import", `data:text/javascript,${encodeURIComponent(recorder)}`, CLI],
+        ...["backup", "image", image, "--repo", repo, "--machine", "m1", "--changed", changed],
+      ]);
+      const builtins = (await readFile(list, "utf8")).split("\n");
+      assert.ok(builtins.includes("NativeModule fs"), "the list was written");
+      assert.ok(!builtins.includes("NativeModule worker_threads"), "node:worker_threads was loaded");
+    });
+  });
+
   it("the CLI logger loads pino only when it writes its first line", async () => {
     await withTempDir(async (dir) => {
       const logger = pathToFileURL(join(ROOT, "dist/src/cli/logger.js")).href;
