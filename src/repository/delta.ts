@@ -107,6 +107,57 @@ export function parseDelta(plain: Buffer): ParsedDelta {
   return { slotLength, base: Buffer.from(plain.subarray(12, 44)), blocks };
 }
 
+/**
+ * Deltas are stored in packs, one object for many slots of a disk (an incremental of scattered
+ * changes would otherwise write, fsync and name one small file per touched chunk):
+ *
+ *   "SVDP" | count u32 | count × (slot u32 | length u32) | the deltas back to back
+ *
+ * A pack is stored as a chunk (its id is the chunk id of this plaintext) and is at most a chunk's
+ * size, so every path that moves chunks moves packs. Each slot of the pack names it in the index.
+ */
+const PACK_MAGIC = Buffer.from("SVDP", "latin1");
+
+/** Bytes of a pack's header for `count` deltas. */
+export function packHeaderLength(count: number): number {
+  return 8 + count * 8;
+}
+
+/** Writes a pack's header for `entries` (slot and delta length, in the order the deltas follow). */
+export function writePackHeader(
+  target: Buffer,
+  entries: readonly { slot: number; length: number }[],
+): number {
+  PACK_MAGIC.copy(target, 0);
+  target.writeUInt32LE(entries.length, 4);
+  entries.forEach((e, i) => {
+    target.writeUInt32LE(e.slot, 8 + i * 8);
+    target.writeUInt32LE(e.length, 12 + i * 8);
+  });
+  return packHeaderLength(entries.length);
+}
+
+/** The delta of `slot` in a pack's plaintext (a view); throws DeltaFormatError. */
+export function deltaInPack(pack: Buffer, slot: number): Buffer {
+  if (pack.length < 8 || !pack.subarray(0, 4).equals(PACK_MAGIC))
+    throw new DeltaFormatError("bad pack magic");
+  const count = pack.readUInt32LE(4);
+  if (count === 0 || packHeaderLength(count) > pack.length)
+    throw new DeltaFormatError(`pack of ${count} deltas is truncated`);
+  let at = packHeaderLength(count);
+  let found: Buffer | undefined;
+  for (let i = 0; i < count; i++) {
+    const s = pack.readUInt32LE(8 + i * 8);
+    const length = pack.readUInt32LE(12 + i * 8);
+    if (at + length > pack.length) throw new DeltaFormatError(`pack entry ${i} runs past its end`);
+    if (s === slot) found ??= pack.subarray(at, at + length);
+    at += length;
+  }
+  if (at !== pack.length) throw new DeltaFormatError(`${pack.length - at} bytes past the pack's last delta`);
+  if (!found) throw new DeltaFormatError(`the pack holds no delta of slot ${slot}`);
+  return found;
+}
+
 /** Lays a delta's sub-blocks over `target` (the base's plaintext, or zeros), in place. */
 export function applyDelta(target: Buffer, delta: ParsedDelta): void {
   if (target.length !== delta.slotLength)

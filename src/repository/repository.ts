@@ -20,6 +20,8 @@ import { readSlotIn } from "./slot-read.js";
 import type { Storage } from "./storage.js";
 
 export const CONFIG_KEY = "config.json";
+/** Delta packs kept in memory by `getPack` (each at most a chunk). */
+const PACKS_KEPT = 4;
 
 export interface PointRef {
   readonly machineId: string;
@@ -79,6 +81,8 @@ export class Repository {
   readonly #scheme: number;
   /** Lanes for `getChunk`, made on first use. */
   #lanes: LanePool | undefined;
+  /** Delta packs read lately (getPack). */
+  readonly #packs = new Map<string, Promise<Buffer>>();
 
   private constructor(storage: Storage, config: RepoConfig, repoKeys: RepoKeys | null) {
     this.storage = storage;
@@ -226,6 +230,21 @@ export class Repository {
         details: { chunk: hex },
       });
     return this.openChunk(hex, blob);
+  }
+
+  /**
+   * A delta pack's plaintext (delta.ts), shared by the slots it serves: the last few are kept, so
+   * a restore reads each pack once, and concurrent readers of one pack wait for one read.
+   */
+  getPack(id: Buffer, signal?: AbortSignal): Promise<Buffer> {
+    const hex = id.toString("hex");
+    const cached = this.#packs.get(hex);
+    if (cached) return cached;
+    const pending = this.getChunkUnpooled(id, signal);
+    this.#packs.set(hex, pending);
+    pending.catch(() => this.#packs.delete(hex));
+    if (this.#packs.size > PACKS_KEPT) this.#packs.delete(this.#packs.keys().next().value!);
+    return pending;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { applyDelta, DeltaFormatError, parseDelta } from "./delta.js";
+import { applyDelta, deltaInPack, DeltaFormatError, parseDelta } from "./delta.js";
 import { repoError } from "./errors.js";
 import { ZERO_ID, type DiskIndex } from "./index-format.js";
 import type { Repository } from "./repository.js";
@@ -20,7 +20,7 @@ export async function readSlotIn(
   let read: { plain: Buffer; lane: Buffer };
   if (base === undefined) read = await repo.readChunkIn(id, lane, signal);
   else {
-    const delta = parseChecked(await repo.getChunkUnpooled(id, signal), id, base, length);
+    const delta = parseChecked(await repo.getPack(id, signal), slot, id, base, length);
     if (base.equals(ZERO_ID)) read = { plain: lane.fill(0, 0, length).subarray(0, length), lane };
     else read = await repo.readChunkIn(base, lane, signal);
     if (read.plain.length === length) applyDelta(read.plain, delta);
@@ -36,10 +36,11 @@ export async function readSlotIn(
   return read;
 }
 
-function parseChecked(plain: Buffer, id: Buffer, base: Buffer, length: number) {
+/** The slot's delta from its pack, checked against what the index says of it. */
+export function parseChecked(pack: Buffer, slot: number, id: Buffer, base: Buffer, length: number) {
   const hex = id.toString("hex");
   try {
-    const delta = parseDelta(plain);
+    const delta = parseDelta(deltaInPack(pack, slot));
     if (!delta.base.equals(base))
       throw new DeltaFormatError(
         `its base is ${delta.base.toString("hex")}, the index names ${base.toString("hex")}`,
@@ -49,7 +50,7 @@ function parseChecked(plain: Buffer, id: Buffer, base: Buffer, length: number) {
     return delta;
   } catch (err) {
     if (!(err instanceof DeltaFormatError)) throw err;
-    throw repoError("CHUNK_CORRUPT", `Delta ${hex} is corrupt: ${err.message}`, {
+    throw repoError("CHUNK_CORRUPT", `Delta of slot ${slot} in pack ${hex} is corrupt: ${err.message}`, {
       cause: err,
       details: { chunk: hex },
     });

@@ -6,15 +6,10 @@ import { checkExtents, slotsTouched } from "./extents.js";
 import { checkSegment, newPointId } from "./ids.js";
 import { DigestSet } from "./digest-set.js";
 import { isAllZero } from "./chunk-id.js";
-import {
-  parseDelta,
-  storeAsDelta,
-  subBlocksTouched,
-  SUB_BLOCK,
-  unionSorted,
-  writeDeltaHeader,
-} from "./delta.js";
+import { storeAsDelta, subBlocksTouched, SUB_BLOCK, unionSorted, writeDeltaHeader } from "./delta.js";
 import type { ParsedDelta } from "./delta.js";
+import { DeltaPacker } from "./delta-packer.js";
+import { parseChecked } from "./slot-read.js";
 import { DiskIndex, ZERO_ID } from "./index-format.js";
 import { WriteBehind } from "./write-behind.js";
 import type { Manifest, ManifestDisk } from "./manifest.js";
@@ -236,11 +231,17 @@ async function writeDisk(
     pending.delete(hex);
   };
   const behind = new WriteBehind(WRITE_BEHIND_COUNT, WRITE_BEHIND_BYTES);
-  const storeSmall = async (id: Buffer, parts: readonly Buffer[], length: number): Promise<void> => {
-    const copy = Buffer.concat(parts);
-    // Deltas are nearly always new: written first, touched only when one was there.
-    await behind.add(copy.length, () => store(id, [copy], length, true));
-  };
+  // Deltas go into packs of up to a chunk (delta.ts); each pack is stored in the background (its
+  // memory is its own) and, being nearly always new, written first and touched only when there.
+  const packer = subBlocks
+    ? new DeltaPacker(cs, async ({ lane, length, entries }) => {
+        const sealed = await repo.sealChunk(lane, length);
+        const id = sealed.id;
+        if (!id) throw new RangeError("a delta pack cannot be all zeros"); // it starts with its magic
+        for (const e of entries) index.setDelta(e.slot, id, e.base);
+        await behind.add(length, () => store(id, sealed.parts, length, true));
+      })
+    : undefined;
   try {
     await runLanes(
       slots,
@@ -253,8 +254,7 @@ async function writeDisk(
             ? await planDelta(repo, parentIndex, slot, subBlocks.get(slot) ?? [], options.signal)
             : undefined;
         let back: Buffer;
-        if (delta)
-          back = await writeDelta(repo, input, index, slot, lane, delta, stats, storeSmall, options.signal);
+        if (delta) back = await writeDelta(input, index, slot, lane, delta, stats, packer!, options.signal);
         else {
           await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
           stats.bytesRead += length;
@@ -273,6 +273,7 @@ async function writeDisk(
         return back;
       },
     );
+    await packer?.finish();
   } catch (err) {
     // Writes already started settle before the failure is reported (theirs would only repeat it).
     await behind.drain().catch(() => {});
@@ -324,27 +325,7 @@ async function planDelta(
   let held = changed;
   if (parentBase !== undefined) {
     const id = Buffer.from(parent.id(slot));
-    try {
-      carried = parseDelta(await repo.getChunkUnpooled(id, signal));
-    } catch (err) {
-      if ((err as Error).name !== "DeltaFormatError") throw err;
-      throw repoError(
-        "CHUNK_CORRUPT",
-        `Delta ${id.toString("hex")} is malformed: ${(err as Error).message}`,
-        {
-          cause: err,
-          details: { chunk: id.toString("hex") },
-        },
-      );
-    }
-    if (!carried.base.equals(parentBase) || carried.slotLength !== length)
-      throw repoError(
-        "CHUNK_CORRUPT",
-        `Delta ${id.toString("hex")} does not match slot ${slot} of the parent's index`,
-        {
-          details: { chunk: id.toString("hex") },
-        },
-      );
+    carried = parseChecked(await repo.getPack(id, signal), slot, id, parentBase, length);
     held = unionSorted(
       changed,
       carried.blocks.map((b) => b.index),
@@ -356,16 +337,15 @@ async function planDelta(
   return { base, changed, held, carried };
 }
 
-/** Reads a slot's changed sub-blocks into a delta laid out in `lane`, seals and stores it. */
+/** Reads a slot's changed sub-blocks into a delta laid out in `lane` and adds it to the pack. */
 async function writeDelta(
-  repo: Repository,
   input: DiskInput,
   index: DiskIndex,
   slot: number,
   lane: Buffer,
   plan: DeltaPlan,
   stats: SlotStats,
-  store: (id: Buffer, parts: readonly Buffer[], length: number) => Promise<void>,
+  packer: DeltaPacker,
   signal: AbortSignal | undefined,
 ): Promise<Buffer> {
   const layout = writeDeltaHeader(lane, index.slotLength(slot), plan.base, plan.held);
@@ -403,12 +383,8 @@ async function writeDelta(
     index.setId(slot, ZERO_ID);
     return lane;
   }
-  const sealed = await repo.sealChunk(lane, layout.length);
-  if (sealed.id === null)
-    index.setId(slot, ZERO_ID); // never: a delta starts with its magic
-  else index.setDelta(slot, sealed.id, plan.base);
-  if (sealed.id) await store(sealed.id, sealed.parts, layout.length);
-  return sealed.lane;
+  await packer.add(slot, lane.subarray(0, layout.length), plan.base);
+  return lane;
 }
 
 /**

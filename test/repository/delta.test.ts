@@ -1,6 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  deltaInPack,
+  packHeaderLength,
+  writePackHeader,
   applyDelta,
   deltaHeaderLength,
   parseDelta,
@@ -71,6 +74,40 @@ describe("delta format", () => {
     assert.throws(() => applyDelta(Buffer.alloc(10), parseDelta(good)), /for 1048576 bytes/);
     assert.throws(() => writeDeltaHeader(Buffer.alloc(MiB), MiB, base, [3, 2]), /out of order/);
     assert.throws(() => writeDeltaHeader(Buffer.alloc(MiB), MiB, base, [16]), /range/);
+  });
+});
+
+describe("delta packs", () => {
+  const pack = (deltas: [number, Buffer][]) => {
+    const out = Buffer.alloc(packHeaderLength(deltas.length) + deltas.reduce((n, [, d]) => n + d.length, 0));
+    let at = writePackHeader(
+      out,
+      deltas.map(([slot, d]) => ({ slot, length: d.length })),
+    );
+    for (const [, d] of deltas) at += d.copy(out, at);
+    return out;
+  };
+
+  it("finds each slot's delta among the pack's", () => {
+    const a = makeDelta(MiB, [1], seededBytes(MiB, 7));
+    const b = makeDelta(MiB, [2, 3], seededBytes(MiB, 8));
+    const p = pack([
+      [4, a],
+      [9, b],
+    ]);
+    assert.ok(deltaInPack(p, 4).equals(a));
+    assert.ok(deltaInPack(p, 9).equals(b));
+    assert.throws(() => deltaInPack(p, 5), /no delta of slot 5/);
+  });
+
+  it("refuses damaged packs", () => {
+    const p = pack([[4, makeDelta(MiB, [1], seededBytes(MiB, 7))]]);
+    assert.throws(() => deltaInPack(Buffer.concat([Buffer.from("XXXX"), p.subarray(4)]), 4), /magic/);
+    assert.throws(() => deltaInPack(p.subarray(0, p.length - 1), 4), /runs past/);
+    assert.throws(() => deltaInPack(Buffer.concat([p, Buffer.alloc(2)]), 4), /2 bytes past/);
+    const huge = Buffer.from(p);
+    huge.writeUInt32LE(1_000_000, 4);
+    assert.throws(() => deltaInPack(huge, 4), /truncated/);
   });
 });
 
