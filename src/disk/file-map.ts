@@ -6,7 +6,6 @@
  * zeros. When the map cannot be had (no filefrag, a file system without FIEMAP, output not
  * understood), the caller reads the whole file: slower, never wrong.
  */
-import { spawn } from "node:child_process";
 import type { FileHandle } from "node:fs/promises";
 import type { Extent } from "../domain/ports.js";
 
@@ -56,6 +55,8 @@ export async function mapFileData(
   size: number,
   signal?: AbortSignal,
 ): Promise<Extent[] | undefined> {
+  // Loaded here: only full reads of raw images ask for a map, and the module costs every start 4-11 ms.
+  const { spawn } = await import("node:child_process");
   const text = await new Promise<string | undefined>((resolve) => {
     let child;
     try {
