@@ -236,4 +236,24 @@ describe("incrementals stored as deltas", () => {
     assert.equal(again.manifest.disks[0]!.stats.chunksNew, 0, "the same delta");
     assert.equal((await storage.stat(deltaKey))!.mtimeMs, before + 3 * 3_600_000, "touched");
   });
+
+  it("works the same in an encrypted repository (packs sealed and named like chunks)", async () => {
+    const repo = await Repository.init(new MemoryStorage(), { chunkSize: CS, passphrase: "correct horse" });
+    let now = Date.parse("2026-11-22T10:00:00Z");
+    const write = (data: Buffer, changed: "all" | { start: number; length: number }[]) =>
+      writePoint(repo, {
+        machine,
+        disks: [{ key: "d", capacity: data.length, source: bufferSource(data), changed }],
+        consistency,
+        now: () => new Date((now += 1000)),
+      });
+    const v1 = seededBytes(4 * CS, 70);
+    await write(v1, "all");
+    const v2 = Buffer.from(v1);
+    const inc = await write(v2, [change(v2, SUB_BLOCK, 5, 71), change(v2, 3 * CS, 5, 72)]);
+    assert.equal((await repo.readIndex(inc.manifest, "d")).deltaCount, 2);
+    assert.equal(inc.manifest.disks[0]!.stats.chunksNew, 1, "one pack");
+    assert.ok((await restored(repo, inc.ref)).equals(v2));
+    assert.deepEqual((await verifyRepository(repo, undefined)).chunkProblems, []);
+  });
 });
