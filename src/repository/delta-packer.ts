@@ -1,39 +1,45 @@
 import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
-import { packHeaderLength, writePackHeader } from "./delta.js";
+import { PACK_DATA, packOverhead, sealPackLayout } from "./delta.js";
 
 export interface FullPack {
-  /** The pack's plaintext in its first `length` bytes, with room to be sealed in place (a lane). */
+  /** The pack's plaintext in its first `length` bytes, with room to be sealed in place. */
   readonly lane: Buffer;
   readonly length: number;
   readonly entries: readonly { readonly slot: number; readonly base: Buffer }[];
+  /** To be called once the pack's memory is no longer read (its write has ended). */
+  readonly release: (lane: Buffer) => void;
 }
 
 /**
  * Gathers the deltas of one disk's incremental into packs of at most `capacity` bytes (delta.ts),
- * handing each full pack to `seal` (which stores it and points its slots at it). Calls from
- * concurrent lanes take turns, so a pack is sealed whole before the next one fills.
+ * copying each delta straight to its place in the pack, and hands each full pack to `seal` (which
+ * stores it and points its slots at it). Calls from concurrent lanes take turns, so a pack is sealed
+ * whole before the next one fills. Pack buffers are reused once released: fresh memory costs a
+ * page fault per page, which on a virtual machine that returns free memory to its host is dear.
  */
 export class DeltaPacker {
   readonly #capacity: number;
   readonly #seal: (pack: FullPack) => Promise<void>;
-  readonly #buffer: Buffer;
-  #used = 0;
+  readonly #spare: Buffer[] = [];
+  #buffer: Buffer | undefined;
+  #used = PACK_DATA;
   #entries: { slot: number; length: number; base: Buffer }[] = [];
   #turn: Promise<void> = Promise.resolve();
 
   constructor(capacity: number, seal: (pack: FullPack) => Promise<void>) {
     this.#capacity = capacity;
     this.#seal = seal;
-    this.#buffer = Buffer.allocUnsafe(capacity);
   }
 
   /** Copies `delta` (of `slot`, over `base`) into the current pack, sealing it first when full. */
   add(slot: number, delta: Buffer, base: Buffer): Promise<void> {
     return this.#take(async () => {
-      if (packHeaderLength(1) + delta.length > this.#capacity)
+      if (packOverhead(1) + delta.length > this.#capacity)
         throw new RangeError(`a delta of ${delta.length} bytes does not fit a pack of ${this.#capacity}`);
-      if (packHeaderLength(this.#entries.length + 1) + this.#used + delta.length > this.#capacity)
+      if (this.#used + delta.length + packOverhead(this.#entries.length + 1) - PACK_DATA > this.#capacity)
         await this.#flush();
+      this.#buffer ??=
+        this.#spare.pop() ?? Buffer.from(new ArrayBuffer(this.#capacity + CHUNK_BLOB_OVERHEAD));
       delta.copy(this.#buffer, this.#used);
       this.#used += delta.length;
       this.#entries.push({ slot, length: delta.length, base: Buffer.from(base) });
@@ -46,16 +52,21 @@ export class DeltaPacker {
   }
 
   async #flush(): Promise<void> {
-    if (this.#entries.length === 0) return;
-    const header = packHeaderLength(this.#entries.length);
-    const length = header + this.#used;
-    const lane = Buffer.from(new ArrayBuffer(length + CHUNK_BLOB_OVERHEAD));
-    writePackHeader(lane, this.#entries);
-    this.#buffer.copy(lane, header, 0, this.#used);
+    const lane = this.#buffer;
+    if (!lane || this.#entries.length === 0) return;
+    const length = sealPackLayout(lane, this.#used, this.#entries);
     const entries = this.#entries;
+    this.#buffer = undefined;
     this.#entries = [];
-    this.#used = 0;
-    await this.#seal({ lane, length, entries });
+    this.#used = PACK_DATA;
+    await this.#seal({
+      lane,
+      length,
+      entries,
+      release: (back) => {
+        if (back.length >= this.#capacity + CHUNK_BLOB_OVERHEAD) this.#spare.push(back);
+      },
+    });
   }
 
   #take(work: () => Promise<void>): Promise<void> {

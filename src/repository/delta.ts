@@ -111,49 +111,57 @@ export function parseDelta(plain: Buffer): ParsedDelta {
  * Deltas are stored in packs, one object for many slots of a disk (an incremental of scattered
  * changes would otherwise write, fsync and name one small file per touched chunk):
  *
- *   "SVDP" | count u32 | count × (slot u32 | length u32) | the deltas back to back
+ *   "SVDP" | count u32 | the deltas back to back | count × (slot u32 | length u32)
  *
- * A pack is stored as a chunk (its id is the chunk id of this plaintext) and is at most a chunk's
- * size, so every path that moves chunks moves packs. Each slot of the pack names it in the index.
+ * (the table last, so deltas are written in place as they come). A pack is stored as a chunk (its
+ * id is the chunk id of this plaintext) and is at most a chunk's size, so every path that moves
+ * chunks moves packs. Each slot of the pack names it in the index.
  */
 const PACK_MAGIC = Buffer.from("SVDP", "latin1");
+/** Where a pack's first delta starts. */
+export const PACK_DATA = 8;
 
-/** Bytes of a pack's header for `count` deltas. */
-export function packHeaderLength(count: number): number {
-  return 8 + count * 8;
+/** Bytes a pack takes besides its deltas, for `count` deltas. */
+export function packOverhead(count: number): number {
+  return PACK_DATA + count * 8;
 }
 
-/** Writes a pack's header for `entries` (slot and delta length, in the order the deltas follow). */
-export function writePackHeader(
+/**
+ * Completes a pack whose deltas lie in `target` from PACK_DATA to `end`: magic, count and the
+ * table of `entries` (slot and length, in the order the deltas lie). Returns the pack's length.
+ */
+export function sealPackLayout(
   target: Buffer,
+  end: number,
   entries: readonly { slot: number; length: number }[],
 ): number {
   PACK_MAGIC.copy(target, 0);
   target.writeUInt32LE(entries.length, 4);
   entries.forEach((e, i) => {
-    target.writeUInt32LE(e.slot, 8 + i * 8);
-    target.writeUInt32LE(e.length, 12 + i * 8);
+    target.writeUInt32LE(e.slot, end + i * 8);
+    target.writeUInt32LE(e.length, end + 4 + i * 8);
   });
-  return packHeaderLength(entries.length);
+  return end + entries.length * 8;
 }
 
 /** The delta of `slot` in a pack's plaintext (a view); throws DeltaFormatError. */
 export function deltaInPack(pack: Buffer, slot: number): Buffer {
-  if (pack.length < 8 || !pack.subarray(0, 4).equals(PACK_MAGIC))
+  if (pack.length < PACK_DATA || !pack.subarray(0, 4).equals(PACK_MAGIC))
     throw new DeltaFormatError("bad pack magic");
   const count = pack.readUInt32LE(4);
-  if (count === 0 || packHeaderLength(count) > pack.length)
+  if (count === 0 || packOverhead(count) > pack.length)
     throw new DeltaFormatError(`pack of ${count} deltas is truncated`);
-  let at = packHeaderLength(count);
+  const table = pack.length - count * 8;
+  let at = PACK_DATA;
   let found: Buffer | undefined;
   for (let i = 0; i < count; i++) {
-    const s = pack.readUInt32LE(8 + i * 8);
-    const length = pack.readUInt32LE(12 + i * 8);
-    if (at + length > pack.length) throw new DeltaFormatError(`pack entry ${i} runs past its end`);
+    const s = pack.readUInt32LE(table + i * 8);
+    const length = pack.readUInt32LE(table + 4 + i * 8);
+    if (at + length > table) throw new DeltaFormatError(`pack entry ${i} runs past the pack's deltas`);
     if (s === slot) found ??= pack.subarray(at, at + length);
     at += length;
   }
-  if (at !== pack.length) throw new DeltaFormatError(`${pack.length - at} bytes past the pack's last delta`);
+  if (at !== table) throw new DeltaFormatError(`${table - at} bytes between the pack's deltas and its table`);
   if (!found) throw new DeltaFormatError(`the pack holds no delta of slot ${slot}`);
   return found;
 }

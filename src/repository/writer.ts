@@ -234,12 +234,14 @@ async function writeDisk(
   // Deltas go into packs of up to a chunk (delta.ts); each pack is stored in the background (its
   // memory is its own) and, being nearly always new, written first and touched only when there.
   const packer = subBlocks
-    ? new DeltaPacker(cs, async ({ lane, length, entries }) => {
+    ? new DeltaPacker(cs, async ({ lane, length, entries, release }) => {
         const sealed = await repo.sealChunk(lane, length);
         const id = sealed.id;
         if (!id) throw new RangeError("a delta pack cannot be all zeros"); // it starts with its magic
         for (const e of entries) index.setDelta(e.slot, id, e.base);
-        await behind.add(length, () => store(id, sealed.parts, length, true));
+        await behind.add(length, () =>
+          store(id, sealed.parts, length, true).finally(() => release(sealed.lane)),
+        );
       })
     : undefined;
   try {

@@ -2,8 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   deltaInPack,
-  packHeaderLength,
-  writePackHeader,
+  PACK_DATA,
+  packOverhead,
+  sealPackLayout,
   applyDelta,
   deltaHeaderLength,
   parseDelta,
@@ -79,12 +80,15 @@ describe("delta format", () => {
 
 describe("delta packs", () => {
   const pack = (deltas: [number, Buffer][]) => {
-    const out = Buffer.alloc(packHeaderLength(deltas.length) + deltas.reduce((n, [, d]) => n + d.length, 0));
-    let at = writePackHeader(
+    const out = Buffer.alloc(packOverhead(deltas.length) + deltas.reduce((n, [, d]) => n + d.length, 0));
+    let at = PACK_DATA;
+    for (const [, d] of deltas) at += d.copy(out, at);
+    const length = sealPackLayout(
       out,
+      at,
       deltas.map(([slot, d]) => ({ slot, length: d.length })),
     );
-    for (const [, d] of deltas) at += d.copy(out, at);
+    assert.equal(length, out.length);
     return out;
   };
 
@@ -103,8 +107,10 @@ describe("delta packs", () => {
   it("refuses damaged packs", () => {
     const p = pack([[4, makeDelta(MiB, [1], seededBytes(MiB, 7))]]);
     assert.throws(() => deltaInPack(Buffer.concat([Buffer.from("XXXX"), p.subarray(4)]), 4), /magic/);
-    assert.throws(() => deltaInPack(p.subarray(0, p.length - 1), 4), /runs past/);
-    assert.throws(() => deltaInPack(Buffer.concat([p, Buffer.alloc(2)]), 4), /2 bytes past/);
+    const shortened = Buffer.concat([p.subarray(0, PACK_DATA + 10), p.subarray(p.length - 8)]);
+    assert.throws(() => deltaInPack(shortened, 4), /runs past/);
+    const padded = Buffer.concat([p.subarray(0, p.length - 8), Buffer.alloc(2), p.subarray(p.length - 8)]);
+    assert.throws(() => deltaInPack(padded, 4), /2 bytes between/);
     const huge = Buffer.from(p);
     huge.writeUInt32LE(1_000_000, 4);
     assert.throws(() => deltaInPack(huge, 4), /truncated/);
