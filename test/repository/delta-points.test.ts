@@ -215,4 +215,25 @@ describe("incrementals stored as deltas", () => {
     assert.ok((await restored(target, inc.ref)).equals(v2));
     assert.ok((await restored(target, base.ref)).equals(v1));
   });
+
+  it("touches a delta that is already stored, so gc spares it for the point that now needs it", async () => {
+    const { storage, repo, backup, advance } = await setup();
+    const v1 = seededBytes(2 * CS, 60);
+    const base = await backup(v1, "all");
+    advance(1000);
+    const v2 = Buffer.from(v1);
+    const changed = [change(v2, 10, 10, 61)];
+    const first = await backup(v2, changed);
+    const deltaKey = keys.chunk((await repo.readIndex(first.manifest, "d")).id(0).toString("hex"));
+    const before = (await storage.stat(deltaKey))!.mtimeMs;
+    advance(3 * 3_600_000);
+    const again = await writePoint(repo, {
+      machine,
+      disks: [{ key: "d", capacity: v2.length, source: bufferSource(v2), changed }],
+      consistency,
+      parent: base.ref.pointId,
+    });
+    assert.equal(again.manifest.disks[0]!.stats.chunksNew, 0, "the same delta");
+    assert.equal((await storage.stat(deltaKey))!.mtimeMs, before + 3 * 3_600_000, "touched");
+  });
 });
