@@ -163,8 +163,8 @@ export class Repository {
   }
 
   /** Starts the chunk workers ahead of the first chunk (see ChunkWorkers.warm). */
-  warmChunkWorkers(): void {
-    chunkWorkers().warm();
+  warmChunkWorkers(expectedBytes?: number): void {
+    chunkWorkers().warm(expectedBytes);
   }
 
   /**
@@ -292,7 +292,9 @@ export class Repository {
       const m = MANIFEST_KEY.exec(o.key);
       if (m) out.push({ machineId: m[1]!, pointId: m[2]! });
     }
-    return out.sort((a, b) => a.pointId.localeCompare(b.pointId) || a.machineId.localeCompare(b.machineId));
+    // Ids are ASCII: a plain comparison orders them as localeCompare would, without setting up
+    // ICU's collator (~7 ms of every command's start).
+    return out.sort((a, b) => ascii(a.pointId, b.pointId) || ascii(a.machineId, b.machineId));
   }
 
   async readManifest(ref: PointRef): Promise<Manifest> {
@@ -449,4 +451,8 @@ async function corruptAs<T>(hex: string, from: string | undefined, work: Promise
       },
     );
   }
+}
+
+function ascii(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -82,7 +82,13 @@ export async function writePoint(repo: Repository, options: WritePointOptions): 
   }
   if (options.disks.length === 0) throw repoError("USAGE", "A recovery point needs at least one disk");
 
-  repo.warmChunkWorkers();
+  // Workers start now for a large job (their start overlaps reading the parent), never for a small one.
+  repo.warmChunkWorkers(
+    options.disks.reduce(
+      (n, d) => n + (d.changed === "all" ? d.capacity : d.changed.reduce((m, e) => m + e.length, 0)),
+      0,
+    ),
+  );
   const parentRef = await resolveParent(repo, machineId, options.parent ?? "latest");
   const parent = parentRef ? await repo.readManifest(parentRef) : undefined;
   const ref: PointRef = { machineId, pointId: newPointId(started, randomBytes(4).toString("hex")) };
@@ -96,8 +102,8 @@ export async function writePoint(repo: Repository, options: WritePointOptions): 
     indexes.push(sealed);
   }
 
-  // Chunks first, then indexes, then the manifest, each made durable before the next step.
-  await repo.storage.flush();
+  // Chunks and indexes (each fsynced as written) are named durably by one flush, then the manifest
+  // commits the point. An index whose manifest never lands is gc's to remove.
   for (const { key, blob } of indexes) await repo.storage.putIfAbsent(key, blob, options.signal);
   await repo.storage.flush();
 
