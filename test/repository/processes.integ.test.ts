@@ -98,6 +98,7 @@ describe("backups as separate processes", () => {
       let committed = 0;
       // What the image holds at the newest visible point: a killed round's change is changed again.
       let pending: { start: number; length: number }[] = [];
+      let lastRun = 0;
       for (let i = 0; i < 10; i++) {
         // 40 scattered 64 KiB changes: one sub-block of 40 of the 64 slots, so each becomes a delta.
         const changed = Array.from({ length: 40 }, (_, k) => ({
@@ -110,11 +111,14 @@ describe("backups as separate processes", () => {
         pending = mergeExtents([...pending, ...changed]);
         await writeFile(image, data);
         await writeFile(extents, JSON.stringify(pending));
+        // Even rounds run to the end and time it; odd rounds are killed at later and later
+        // moments of that time (the second half: the first is mostly the process starting).
+        const started = Date.now();
         const result = await run(
           ["backup", "image", image, "--repo", repoDir, "--machine", "m1", "--changed", extents],
-          // Odd rounds are killed at later and later moments; even rounds run to the end.
-          i % 2 === 1 ? { killAfterMs: 120 + i * 40 } : {},
+          i % 2 === 1 ? { killAfterMs: Math.round(lastRun * (0.5 + i * 0.05)) } : {},
         );
+        if (i % 2 === 0) lastRun = Date.now() - started;
         if (result.signal === "SIGKILL") killed++;
         else assert.equal(result.code, 0, result.stderr);
         const repo = await Repository.open(new LocalStorage(repoDir));
