@@ -7,7 +7,7 @@
  *   node dist/bench/repository.js [--size 2G] [--runs 1] [--chunk 4M,1M] [--dir /tmp/x]
  */
 import { spawn, spawnSync } from "node:child_process";
-import { copyFile, mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   const size = parseSize(values.size);
   const runs = Number(values.runs);
   const dir = values.dir ?? (await mkdtemp(join(tmpdir(), "snapvisor-bench-")));
+  await mkdir(dir, { recursive: true });
   const image = join(dir, "disk.raw");
   const changedImage = join(dir, "disk2.raw");
   const extentsFile = join(dir, "extents.json");

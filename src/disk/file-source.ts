@@ -3,8 +3,9 @@
  * the writers. The file size is taken once at open: disk images under a snapshot do not grow.
  */
 import { open, type FileHandle } from "node:fs/promises";
-import type { ByteSource } from "../domain/ports.js";
+import type { ByteSource, Extent } from "../domain/ports.js";
 import { diskError, throwIfAborted } from "./errors.js";
+import { mapFileData } from "./file-map.js";
 
 /** Opens `path` read-only as a ByteSource. */
 export async function openFileSource(path: string, signal?: AbortSignal): Promise<ByteSource> {
@@ -61,6 +62,11 @@ class FileSource implements ByteSource {
         },
       );
     }
+  }
+
+  /** The file's data extents as the file system maps them (file-map.ts); undefined when unknown. */
+  dataExtents(signal?: AbortSignal): Promise<readonly Extent[] | undefined> {
+    return mapFileData(this.#handle, this.size, signal);
   }
 
   async close(): Promise<void> {

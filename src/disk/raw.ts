@@ -32,9 +32,14 @@ export class RawDisk implements DiskSource {
     return got.length;
   }
 
-  /** A raw file carries no allocation map: the whole disk may hold data. */
-  async allocated(): Promise<readonly Extent[]> {
-    return this.capacity === 0 ? [] : [{ start: 0, length: this.capacity }];
+  /**
+   * A raw file carries no allocation map of its own; a local file's holes (file-map.ts) read as
+   * zeros and are skipped. Without a map the whole disk may hold data.
+   */
+  async allocated(signal?: AbortSignal): Promise<readonly Extent[]> {
+    if (this.capacity === 0) return [];
+    const mapped = await this.#source.dataExtents?.(signal);
+    return mapped ?? [{ start: 0, length: this.capacity }];
   }
 
   close(): Promise<void> {

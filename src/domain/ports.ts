@@ -49,6 +49,11 @@ export interface ByteSource {
    * source) and returns the count: for sources that can fill a caller's buffer without a copy.
    */
   readInto?(target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number>;
+  /**
+   * Optional: the extents that may hold data (everything else reads as zeros), or undefined when
+   * the source cannot tell: a sparse local file's holes are then never read.
+   */
+  dataExtents?(signal?: AbortSignal): Promise<readonly Extent[] | undefined>;
   close(): Promise<void>;
 }
 

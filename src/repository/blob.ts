@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { Decoder, Encoder } from "@toondepauw/node-zstd";
+import { Decoder, Encoder } from "./zstd.js";
 import type { RepoKeys } from "./keys.js";
 
 /**

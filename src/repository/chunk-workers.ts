@@ -1,6 +1,10 @@
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type * as WorkerThreads from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { chunkScheme, runChunkOp, type ChunkOp, type ChunkScheme } from "./chunk-ops.js";
+import { INLINE_BYTES, placeChunkWork, warmAhead } from "./chunk-placement.js";
 import type { RepoKeys } from "./keys.js";
 
 /**
@@ -8,7 +12,9 @@ import type { RepoKeys } from "./keys.js";
  * and AES-GCM — so backups, restores, verify and replication use every core while the main thread
  * keeps the I/O going. One pool per process, shared by every open repository: each repository
  * registers its scheme (keys and compression level) once. Idle workers do not keep the process
- * alive.
+ * alive. A small job never starts them: the main thread takes the chunks itself until it has done
+ * its share, and goes on taking them until a worker is ready (chunk-placement.ts), doing exactly
+ * what a worker does (chunk-ops.ts).
  *
  * Hot paths hand over a lane (slab.ts): shared memory the worker works on in place, or an ordinary
  * buffer whose memory travels there and back by transfer. The result is placed at the lane's start
@@ -73,25 +79,74 @@ export class ChunkOpenError extends Error {
 interface Lane {
   readonly worker: Worker;
   busy: number;
+  /** The worker has loaded and said so; until then the main thread may take chunks itself. */
+  ready: boolean;
+  /** Settles when the worker is ready, or fails if it stops before. */
+  readonly loaded: Promise<void>;
 }
+
+type Reply = SealReply | OpenReply;
 
 interface Waiter {
   readonly lane: Lane;
-  resolve(reply: SealReply | OpenReply): void;
+  resolve(reply: Reply): void;
   reject(err: Error): void;
+}
+
+/** A call not yet placed: the main thread takes it at its next turn, unless a worker is ready. */
+interface Queued {
+  readonly msg: ChunkOp;
+  readonly resolve: (reply: Reply) => void;
+  readonly reject: (err: Error) => void;
 }
 
 const WORKER_URL = new URL("./chunk-worker.js", import.meta.url);
 
+/**
+ * node:worker_threads, loaded when the first worker starts: a small job starts none, and the
+ * module costs 3-5 ms to load (docs/cli-startup.md).
+ */
+let threads: typeof WorkerThreads | undefined;
+function workerThreads(): typeof WorkerThreads {
+  threads ??= createRequire(import.meta.url)("node:worker_threads") as typeof WorkerThreads;
+  return threads;
+}
+
+export interface ChunkWorkersOptions {
+  /**
+   * Bytes the main thread seals, opens and checks itself before the workers start (and it goes on
+   * until one is ready); 0 sends every chunk to a worker. Default INLINE_BYTES.
+   */
+  readonly inlineBytes?: number;
+}
+
 export class ChunkWorkers {
   readonly #size: number;
+  readonly #inlineBytes: number;
   #lanes: Lane[] = [];
+  #started = false;
   readonly #waiting = new Map<number, Waiter>();
   readonly #schemes = new Map<string, Extract<WorkerRequest, { op: "scheme" }>>();
+  /** Codecs of the main thread, made when it first takes a chunk of that scheme. */
+  readonly #inline = new Map<number, ChunkScheme>();
+  #inlineDone = 0;
+  readonly #queue: Queued[] = [];
+  #turnScheduled = false;
   #seq = 0;
 
-  constructor(size = Math.max(1, availableParallelism())) {
+  constructor(size = Math.max(1, availableParallelism()), options: ChunkWorkersOptions = {}) {
     this.#size = size;
+    this.#inlineBytes = options.inlineBytes ?? INLINE_BYTES;
+  }
+
+  /** Bytes the main thread has taken itself (for tests and the benchmark). */
+  get inlineDone(): number {
+    return this.#inlineDone;
+  }
+
+  /** Whether the worker threads have been started. */
+  get started(): boolean {
+    return this.#started;
   }
 
   /** Registers keys and compression level once; the number names them in later calls. */
@@ -170,39 +225,140 @@ export class ChunkWorkers {
     return laneOf(reply.buf, lane);
   }
 
-  #call(msg: Extract<WorkerRequest, { seq: number }>): Promise<SealReply | OpenReply> {
-    const lane = this.#pick();
-    const seq = ++this.#seq;
-    msg.seq = seq;
+  #call(msg: ChunkOp): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      this.#waiting.set(seq, { lane, resolve, reject });
-      if (lane.busy++ === 0) lane.worker.ref();
-      lane.worker.postMessage(msg, msg.buf instanceof ArrayBuffer ? [msg.buf] : []);
+      this.#queue.push({ msg, resolve, reject });
+      this.#place();
+    });
+  }
+
+  /** Sends queued calls to workers while the placement says so; the rest wait for the main thread. */
+  #place(): void {
+    while (this.#queue.length > 0) {
+      const next = this.#placementOf(this.#queue[0]!.msg);
+      if (next.start) this.#start();
+      if (next.run === "inline") {
+        this.#scheduleTurn();
+        return;
+      }
+      this.#post(this.#queue.shift()!);
+    }
+  }
+
+  #placementOf(msg: ChunkOp) {
+    return placeChunkWork({
+      length: msg.length,
+      inlineDone: this.#inlineDone,
+      inlineBytes: this.#inlineBytes,
+      started: this.#started,
+      ready: this.#lanes.filter((l) => l.ready).length,
     });
   }
 
   /**
-   * Starts the workers now, so that their start (a module load each, 0.1-0.3 s on a busy machine)
-   * overlaps the caller's reading of manifests and indexes instead of delaying the first chunk.
+   * One call on the main thread per turn of the event loop, so that finished reads (which queue
+   * more calls) and a worker's "ready" get in between.
+   */
+  #scheduleTurn(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(() => {
+      this.#turnScheduled = false;
+      const head = this.#queue[0];
+      if (head && this.#placementOf(head.msg).run === "inline") {
+        this.#queue.shift();
+        this.#runInline(head);
+      }
+      this.#place();
+    });
+  }
+
+  #runInline(call: Queued): void {
+    const { msg } = call;
+    let scheme = this.#inline.get(msg.scheme);
+    if (!scheme) {
+      const registered = [...this.#schemes.values()].find((s) => s.scheme === msg.scheme);
+      if (!registered) {
+        call.reject(new Error(`unknown chunk scheme ${msg.scheme}`));
+        return;
+      }
+      scheme = chunkScheme(registered);
+      this.#inline.set(msg.scheme, scheme);
+    }
+    this.#inlineDone += msg.length;
+    try {
+      call.resolve(runChunkOp(scheme, msg));
+    } catch (err) {
+      call.reject(err as Error);
+    }
+  }
+
+  #post(call: Queued): void {
+    const lane = this.#pick();
+    const seq = ++this.#seq;
+    call.msg.seq = seq;
+    this.#waiting.set(seq, { lane, resolve: call.resolve, reject: call.reject });
+    if (lane.busy++ === 0) lane.worker.ref();
+    lane.worker.postMessage(call.msg, call.msg.buf instanceof ArrayBuffer ? [call.msg.buf] : []);
+  }
+
+  /**
+   * Starts the workers ahead of a job expected to process `expectedBytes` (see warmAhead), so that
+   * their start (a module load each, 0.05-0.3 s on a busy machine) overlaps the caller's reading
+   * of manifests and indexes. A small job, or one of unknown size, starts none here: the main
+   * thread takes its first chunks, and the workers start once it has taken its share.
    * Idle workers do not keep the process alive.
    */
-  warm(): void {
+  warm(expectedBytes?: number): void {
+    if (warmAhead(expectedBytes, this.#inlineBytes)) this.#start();
+  }
+
+  /**
+   * Starts the workers and resolves once each has loaded; rejects if one stops before that (a
+   * worker that cannot load its module would otherwise go unnoticed while the main thread works).
+   */
+  ready(): Promise<void> {
+    this.#start();
+    // Someone waits for the start: the workers keep the process alive until they answer.
+    for (const lane of this.#lanes) if (!lane.ready) lane.worker.ref();
+    return Promise.all(this.#lanes.map((l) => l.loaded)).then(() => undefined);
+  }
+
+  #start(): void {
+    this.#started = true;
     while (this.#lanes.length < this.#size) this.#lanes.push(this.#spawn());
   }
 
+  /** The least busy ready lane, or the least busy of all while none is ready yet. */
   #pick(): Lane {
-    this.warm();
-    return this.#lanes.reduce((a, b) => (b.busy < a.busy ? b : a));
+    this.#start();
+    const ready = this.#lanes.filter((l) => l.ready);
+    return (ready.length > 0 ? ready : this.#lanes).reduce((a, b) => (b.busy < a.busy ? b : a));
   }
 
   #spawn(): Lane {
     // Node's own flags are inherited (profiling, loaders), except those that only make sense for
     // the main script: `--input-type` (for `node -e`) makes a worker refuse its file.
-    const worker = new Worker(WORKER_URL, {
+    const worker = new (workerThreads().Worker)(WORKER_URL, {
       execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
     });
-    const lane: Lane = { worker, busy: 0 };
-    worker.on("message", (reply: SealReply | OpenReply | FailureReply) => {
+    let loaded!: { resolve(): void; reject(err: Error): void };
+    const lane: Lane = {
+      worker,
+      busy: 0,
+      ready: false,
+      loaded: new Promise((resolve, reject) => (loaded = { resolve, reject })),
+    };
+    // Nobody may be waiting for this lane's start; its failure is reported through `ready()`.
+    lane.loaded.catch(() => {});
+    worker.on("message", (reply: Reply | FailureReply | { ready: true }) => {
+      if ("ready" in reply) {
+        lane.ready = true;
+        if (lane.busy === 0) worker.unref();
+        loaded.resolve();
+        this.#place();
+        return;
+      }
       const waiter = this.#waiting.get(reply.seq);
       if (!waiter) return;
       this.#waiting.delete(reply.seq);
@@ -211,6 +367,7 @@ export class ChunkWorkers {
       else waiter.resolve(reply);
     });
     const fail = (err: Error): void => {
+      loaded.reject(new Error(`chunk worker stopped before it was ready: ${err.message}`, { cause: err }));
       this.#lanes = this.#lanes.filter((l) => l !== lane);
       for (const [seq, waiter] of this.#waiting) {
         if (waiter.lane !== lane) continue;
@@ -221,7 +378,7 @@ export class ChunkWorkers {
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`exit code ${code}`)));
     // After the listeners: adding a "message" listener refs the worker's port again, and a lane
-    // that is never given a chunk (a small incremental) would then keep the process alive for ever.
+    // that is never given a chunk would then keep the process alive for ever.
     worker.unref();
     for (const msg of this.#schemes.values()) worker.postMessage(msg);
     return lane;

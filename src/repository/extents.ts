@@ -1,12 +1,25 @@
-import { z } from "zod";
 import type { Extent } from "../domain/ports.js";
 import { repoError } from "./errors.js";
+import { lazySchema } from "./lazy-zod.js";
+import { hasFields, isInt } from "./record-checks.js";
 
-const extentSchema = z.object({
-  start: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  length: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-});
-const extentsFileSchema = z.array(extentSchema);
+export const extentsFileSchema = lazySchema((z) =>
+  z.array(
+    z.object({
+      start: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+      length: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    }),
+  ),
+);
+
+/** The plain check of the fast path (lazy-zod.ts): the extents as zod would return them, or undefined. */
+export function checkExtentsFile(json: unknown): Extent[] | undefined {
+  if (!Array.isArray(json)) return undefined;
+  const ok = json.every(
+    (e) => hasFields(e, ["start", "length"]) && isInt(e["start"], 0) && isInt(e["length"], 1),
+  );
+  return ok ? (json as Extent[]) : undefined;
+}
 
 /** Parses an extents file (`[{"start":N,"length":N}]`, bytes) and checks it against the disk. */
 export function parseExtentsFile(text: string, capacity: number, where: string): Extent[] {
@@ -18,7 +31,9 @@ export function parseExtentsFile(text: string, capacity: number, where: string):
       cause: err,
     });
   }
-  const parsed = extentsFileSchema.safeParse(json);
+  const checked = checkExtentsFile(json);
+  if (checked) return checkExtents(checked, capacity);
+  const parsed = extentsFileSchema().safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw repoError(

@@ -50,7 +50,8 @@ export async function collectGarbage(repo: Repository, options: GcOptions = {}):
     options.signal?.throwIfAborted();
     committedDirs.add(`points/${ref.machineId}/${ref.pointId}/`);
     const manifest = await repo.readManifest(ref);
-    for (const disk of manifest.disks) marked.addAll((await repo.readIndex(manifest, disk.key)).ids);
+    for (const disk of manifest.disks)
+      for (const ids of (await repo.readIndex(manifest, disk.key)).idBuffers()) marked.addAll(ids);
   }
 
   let seen = 0;

@@ -1,6 +1,8 @@
 import { hostname } from "node:os";
-import { z } from "zod";
+import type { z } from "zod";
 import { repoError } from "./errors.js";
+import { lazySchema } from "./lazy-zod.js";
+import { hasFields, isInt, isOneOf, isString } from "./record-checks.js";
 import { newOwnerId } from "./owner.js";
 import type { Storage } from "./storage.js";
 
@@ -22,16 +24,34 @@ const conflicts: Record<LockMode, readonly LockMode[]> = {
   prune: ["read", "backup", "gc", "prune"],
 };
 
-const lockSchema = z.object({
-  id: z.string(),
-  mode: z.enum(["read", "backup", "gc", "prune"]),
-  host: z.string(),
-  pid: z.number().int(),
-  command: z.string(),
-  createdAt: z.string(),
-  heartbeatAt: z.string(),
-});
-export type LockInfo = z.infer<typeof lockSchema>;
+const MODES = ["read", "backup", "gc", "prune"] as const;
+
+export const lockSchema = lazySchema((z) =>
+  z.object({
+    id: z.string(),
+    mode: z.enum(MODES),
+    host: z.string(),
+    pid: z.number().int(),
+    command: z.string(),
+    createdAt: z.string(),
+    heartbeatAt: z.string(),
+  }),
+);
+export type LockInfo = z.infer<ReturnType<typeof lockSchema>>;
+
+/** The plain check of the fast path (lazy-zod.ts): the lock as zod would return it, or undefined. */
+export function checkLock(l: unknown): LockInfo | undefined {
+  const ok =
+    hasFields(l, ["id", "mode", "host", "pid", "command", "createdAt", "heartbeatAt"]) &&
+    isString(l["id"]) &&
+    isOneOf(l["mode"], MODES) &&
+    isString(l["host"]) &&
+    isInt(l["pid"]) &&
+    isString(l["command"]) &&
+    isString(l["createdAt"]) &&
+    isString(l["heartbeatAt"]);
+  return ok ? (l as LockInfo) : undefined;
+}
 
 /** A lock not refreshed for this long, held on another host, is presumed abandoned. */
 export const STALE_AFTER_MS = 30 * 60 * 1000;
@@ -73,7 +93,8 @@ export async function listLocks(storage: Storage): Promise<{ key: string; lock: 
     const bytes = await storage.get(o.key);
     let lock: LockInfo | undefined;
     try {
-      lock = bytes ? lockSchema.parse(JSON.parse(bytes.toString("utf8"))) : undefined;
+      const json: unknown = bytes ? JSON.parse(bytes.toString("utf8")) : undefined;
+      lock = json === undefined ? undefined : (checkLock(json) ?? lockSchema().parse(json));
     } catch {
       lock = undefined; // a torn lock file: its writer died while writing it
     }
@@ -116,7 +137,14 @@ export async function acquireLock(
     heartbeatAt: now,
   };
   const key = `locks/${id}.json`;
-  await storage.replace(key, Buffer.from(JSON.stringify(info)));
+  // Written new (the id is this holder's own) and visible to every other process once linked;
+  // it need not survive a power cut, as its holder would not either, so its folder is not synced
+  // now (replace() would), only with the holder's next flush.
+  if (!(await storage.putIfAbsent(key, Buffer.from(JSON.stringify(info))))) {
+    throw repoError("LOCKED", `Repository ${options.where ?? ""} already holds a lock named ${id}`, {
+      details: { id },
+    });
+  }
   const brokeDead: LockInfo[] = [];
   try {
     for (const other of await listLocks(storage)) {

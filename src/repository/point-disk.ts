@@ -66,7 +66,7 @@ class PointDisk implements DiskSource {
   #chunk(slot: number, signal?: AbortSignal): Promise<Buffer> {
     const cached = this.#cache.get(slot);
     if (cached !== undefined) return cached;
-    const pending = this.#repo.getChunk(this.#index.id(slot), signal).then((data) => {
+    const pending = this.#repo.getSlot(this.#index, slot, signal).then((data) => {
       if (data.length !== this.#index.slotLength(slot)) {
         throw repoError(
           "CHUNK_CORRUPT",

@@ -1,4 +1,4 @@
-import { DiskIndex } from "./index-format.js";
+import type { DiskIndex } from "./index-format.js";
 import type { Manifest } from "./manifest.js";
 import type { PointRef, Repository } from "./repository.js";
 
@@ -10,15 +10,13 @@ import type { PointRef, Repository } from "./repository.js";
 export async function sealRenamed(
   target: Repository,
   manifest: Manifest,
-  indexes: readonly { disk: string; ids: Buffer }[],
+  indexes: readonly { disk: string; index: DiskIndex }[],
   to: PointRef,
   prefix: string,
 ): Promise<{ indexes: { key: string; blob: Buffer[] }[]; manifest: { key: string; blob: Buffer[] } }> {
   const sealed: { key: string; blob: Buffer[] }[] = [];
   for (const ix of indexes) {
-    const disk = manifest.disks.find((d) => d.key === ix.disk)!;
-    const index = new DiskIndex(disk.capacity, manifest.chunkSize, ix.ids);
-    const { key, blob } = await target.sealIndex(to, ix.disk, index);
+    const { key, blob } = await target.sealIndex(to, ix.disk, ix.index);
     sealed.push({ key, blob });
   }
   const renamed: Manifest = {

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { openIndexBlob, openManifestBlob } from "./arrival.js";
+import type { DiskIndex } from "./index-format.js";
 import { checkReplicable } from "./compat.js";
 import { DigestSet } from "./digest-set.js";
 import { repoError } from "./errors.js";
@@ -153,7 +154,8 @@ export async function replicate(
 
 async function addIds(repo: Repository, ref: PointRef, set: DigestSet): Promise<void> {
   const manifest = await repo.readManifest(ref);
-  for (const d of manifest.disks) set.addAll((await repo.readIndex(manifest, d.key)).ids);
+  for (const d of manifest.disks)
+    for (const ids of (await repo.readIndex(manifest, d.key)).idBuffers()) set.addAll(ids);
 }
 
 async function replicatePoint(
@@ -170,22 +172,23 @@ async function replicatePoint(
   const manifestKey = keys.manifest(ref);
   const manifestBlob = await source.storage.get(manifestKey);
   const manifest: Manifest = await source.readManifest(ref);
-  const indexes: { disk: string; blob: Buffer; ids: Buffer }[] = [];
+  const indexes: { disk: string; blob: Buffer; index: DiskIndex }[] = [];
   for (const d of manifest.disks) {
     const key = keys.index(ref, d.key);
     const blob = (await source.storage.get(key)) ?? Buffer.alloc(0);
     // Opened with the target's keys: the proof that it will read there as it does here.
     const index = await openIndexBlob(target, manifest, d.key, key, blob, run.from);
-    indexes.push({ disk: d.key, blob, ids: index.ids });
+    indexes.push({ disk: d.key, blob, index });
   }
 
   const unique: Buffer[] = [];
   const seen = new DigestSet(1024);
   for (const ix of indexes) {
-    for (let off = 0; off < ix.ids.length; off += 32) {
-      const id = ix.ids.subarray(off, off + 32);
-      if (!run.present.has(id) && seen.add(id)) unique.push(id);
-    }
+    for (const ids of ix.index.idBuffers())
+      for (let off = 0; off < ids.length; off += 32) {
+        const id = ids.subarray(off, off + 32);
+        if (!run.present.has(id) && seen.add(id)) unique.push(id);
+      }
   }
   let missing = 0;
   const before = { chunks: run.chunksSent, bytes: run.bytesSent };

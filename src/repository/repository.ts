@@ -16,6 +16,7 @@ import { DiskIndex } from "./index-format.js";
 import { createEncryption, openEncryption, type RepoKeys } from "./keys.js";
 import { manifestSchema, type Manifest } from "./manifest.js";
 import { LanePool } from "./slab.js";
+import { readSlotIn } from "./slot-read.js";
 import type { Storage } from "./storage.js";
 
 export const CONFIG_KEY = "config.json";
@@ -211,6 +212,42 @@ export class Repository {
         details: { chunk: hex },
       });
     return corruptAs(hex, undefined, chunkWorkers().openIn(this.#scheme, hex, lane, length));
+  }
+
+  /**
+   * A chunk's plaintext in a buffer of its own, without taking a lane: for small objects (deltas)
+   * read while a lane is held, where waiting for another lane of the pool could wait forever.
+   */
+  async getChunkUnpooled(id: Buffer, signal?: AbortSignal): Promise<Buffer> {
+    const hex = id.toString("hex");
+    const blob = await this.storage.get(keys.chunk(hex), signal);
+    if (!blob)
+      throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
+        details: { chunk: hex },
+      });
+    return this.openChunk(hex, blob);
+  }
+
+  /**
+   * A non-zero slot's plaintext through a lane, as `readChunkIn`: a whole chunk, or a delta laid
+   * over its base (slot-read.ts). Throws CHUNK_MISSING or CHUNK_CORRUPT.
+   */
+  readSlotIn(
+    index: DiskIndex,
+    slot: number,
+    lane: Buffer,
+    signal?: AbortSignal,
+  ): Promise<{ plain: Buffer; lane: Buffer }> {
+    return readSlotIn(this, index, slot, lane, signal);
+  }
+
+  /** `readSlotIn` into a buffer of its own. */
+  async getSlot(index: DiskIndex, slot: number, signal?: AbortSignal): Promise<Buffer> {
+    this.#lanes ??= new LanePool(this.inFlight("read"), this.chunkSize + CHUNK_BLOB_OVERHEAD);
+    return this.#lanes.use(async (lane) => {
+      const read = await this.readSlotIn(index, slot, lane, signal);
+      return { result: Buffer.from(read.plain), lane: read.lane };
+    });
   }
 
   /**

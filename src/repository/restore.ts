@@ -48,6 +48,13 @@ export async function missingChunks(
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));
+  // The bases that deltas lie over (index-format.ts); none in an index without deltas.
+  const bases = index.idBuffers()[1];
+  for (let off = 0; bases && off < bases.length; off += 32) {
+    const hex = bases.subarray(off, off + 32).toString("hex");
+    if (!/^0+$/.test(hex) && !missing.has(hex) && !(await repo.storage.stat(keys.chunk(hex))))
+      missing.add(hex);
+  }
   return [...missing].sort();
 }
 
@@ -112,7 +119,7 @@ export async function restoreToFile(
     await runLanes(dataSlots(index), buffers, async (slot, lane) => {
       options.signal?.throwIfAborted();
       const { plain, lane: back } = await repo
-        .readChunkIn(index.id(slot), lane, options.signal)
+        .readSlotIn(index, slot, lane, options.signal)
         .catch(async (err: unknown) => {
           // A chunk found missing before the check ended: the check's fuller answer wins.
           if (isSnapvisorError(err, "CHUNK_MISSING")) await checked;
@@ -187,7 +194,7 @@ export async function restoreToStream(
   const fetches = new Map<number, Promise<Buffer>>();
   const start = (slot: number): void => {
     if (slot < index.count && !index.isZero(slot))
-      fetches.set(slot, repo.getChunk(index.id(slot), options.signal));
+      fetches.set(slot, repo.getSlot(index, slot, options.signal));
   };
   for (let s = 0; s < Math.min(ahead, index.count); s++) start(s);
   let restored = 0;

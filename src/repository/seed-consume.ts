@@ -177,7 +177,7 @@ export async function consumeSeed(
       );
     const manifestBlob = await readListed(where.v, where.file);
     const manifest: Manifest = await openManifestBlob(target, p, keys.manifest(p), manifestBlob, from);
-    const indexes: { disk: string; blob: Buffer; ids: Buffer }[] = [];
+    const indexes: { disk: string; blob: Buffer; index: DiskIndex }[] = [];
     for (const d of manifest.disks) {
       const at = located.get(keys.index(p, d.key));
       if (!at)
@@ -187,7 +187,7 @@ export async function consumeSeed(
         );
       const blob = await readListed(at.v, at.file);
       const index: DiskIndex = await openIndexBlob(target, manifest, d.key, keys.index(p, d.key), blob, from);
-      indexes.push({ disk: d.key, blob, ids: index.ids });
+      indexes.push({ disk: d.key, blob, index });
     }
     if (to.machineId !== p.machineId) {
       const sealed = await sealRenamed(target, manifest, indexes, to, prefix);

@@ -146,10 +146,11 @@ export async function exportSeed(
     const files: string[] = [];
     for (const d of manifest.disks) {
       const ix = await source.readIndex(manifest, d.key);
-      for (let off = 0; off < ix.ids.length; off += 32) {
-        const id = ix.ids.subarray(off, off + 32);
-        if (seen.add(id)) ids.push(id);
-      }
+      for (const buf of ix.idBuffers())
+        for (let off = 0; off < buf.length; off += 32) {
+          const id = buf.subarray(off, off + 32);
+          if (seen.add(id)) ids.push(id);
+        }
       files.push(keys.index(ref, d.key));
     }
     pointFiles.push({ ref, keys: files });

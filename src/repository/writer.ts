@@ -5,7 +5,18 @@ import { repoError } from "./errors.js";
 import { checkExtents, slotsTouched } from "./extents.js";
 import { checkSegment, newPointId } from "./ids.js";
 import { DigestSet } from "./digest-set.js";
+import { isAllZero } from "./chunk-id.js";
+import {
+  parseDelta,
+  storeAsDelta,
+  subBlocksTouched,
+  SUB_BLOCK,
+  unionSorted,
+  writeDeltaHeader,
+} from "./delta.js";
+import type { ParsedDelta } from "./delta.js";
 import { DiskIndex, ZERO_ID } from "./index-format.js";
+import { WriteBehind } from "./write-behind.js";
 import type { Manifest, ManifestDisk } from "./manifest.js";
 import { runLanes } from "./pool.js";
 import { laneBuffers } from "./slab.js";
@@ -173,11 +184,15 @@ async function writeDisk(
   }
   const incremental = fullReason === null && parentIndex !== undefined && input.changed !== "all";
 
-  const index = new DiskIndex(input.capacity, cs);
+  let index = new DiskIndex(input.capacity, cs);
   let slots: number[];
+  let subBlocks: Map<number, number[]> | undefined;
   if (incremental) {
-    parentIndex.ids.copy(index.ids);
-    slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
+    // Each touched slot's parent entry is read (planDelta) before the slot is set: no copy needed.
+    index = DiskIndex.inherit(parentIndex, { adopt: true });
+    const extents = checkExtents(input.changed, input.capacity);
+    slots = slotsTouched(extents, cs);
+    subBlocks = subBlocksTouched(extents, cs);
   } else if (zeroElsewhere) {
     slots = slotsTouched(checkExtents(input.changed, input.capacity), cs);
   } else {
@@ -200,41 +215,71 @@ async function writeDisk(
   const pending = new Map<string, Promise<void>>();
 
   const lanes = options.concurrency ?? repo.inFlight("write");
-  await runLanes(
-    slots,
-    laneBuffers(Math.min(lanes, slots.length), cs + CHUNK_BLOB_OVERHEAD),
-    async (slot, lane) => {
-      options.signal?.throwIfAborted();
-      const length = index.slotLength(slot);
-      await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
-      stats.bytesRead += length;
-      stats.chunksRead++;
-      // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
-      const sealed = await repo.sealChunk(lane, length);
-      if (sealed.id === null) index.setId(slot, ZERO_ID);
-      else {
-        const id = sealed.id;
-        index.setId(slot, id);
-        const hex = id.toString("hex");
-        if (!known.has(id)) {
-          // Two slots of one disk with the same content: the second waits for the first's write.
-          const inFlight = pending.get(hex);
-          if (inFlight) await inFlight;
+  let done = 0;
+  /** Stores a sealed chunk once per write; a second slot with the same id waits for the first. */
+  const store = async (
+    id: Buffer,
+    parts: readonly Buffer[],
+    length: number,
+    likelyNew = false,
+  ): Promise<void> => {
+    if (known.has(id)) return;
+    const hex = id.toString("hex");
+    const inFlight = pending.get(hex);
+    if (inFlight) return inFlight;
+    const work = storeChunk(repo, id, parts, length, stats, likelyNew, options.signal);
+    pending.set(hex, work);
+    await work;
+    // Only saves a second touch: bounded (~16 MiB) so memory does not grow with the disk.
+    if (known.size >= KNOWN_LIMIT) known = new DigestSet(1024);
+    known.add(id);
+    pending.delete(hex);
+  };
+  const behind = new WriteBehind(WRITE_BEHIND_COUNT, WRITE_BEHIND_BYTES);
+  const storeSmall = async (id: Buffer, parts: readonly Buffer[], length: number): Promise<void> => {
+    const copy = Buffer.concat(parts);
+    // Deltas are nearly always new: written first, touched only when one was there.
+    await behind.add(copy.length, () => store(id, [copy], length, true));
+  };
+  try {
+    await runLanes(
+      slots,
+      laneBuffers(Math.min(lanes, slots.length), cs + CHUNK_BLOB_OVERHEAD),
+      async (slot, lane) => {
+        options.signal?.throwIfAborted();
+        const length = index.slotLength(slot);
+        const delta =
+          subBlocks && parentIndex
+            ? await planDelta(repo, parentIndex, slot, subBlocks.get(slot) ?? [], options.signal)
+            : undefined;
+        let back: Buffer;
+        if (delta)
+          back = await writeDelta(repo, input, index, slot, lane, delta, stats, storeSmall, options.signal);
+        else {
+          await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
+          stats.bytesRead += length;
+          stats.chunksRead++;
+          // The worker hashes, checks for zeros and seals; the slot's memory comes back with the result.
+          const sealed = await repo.sealChunk(lane, length);
+          if (sealed.id === null) index.setId(slot, ZERO_ID);
           else {
-            const work = storeChunk(repo, id, sealed.parts, length, stats, options.signal);
-            pending.set(hex, work);
-            await work;
-            // Only saves a second touch: bounded (~16 MiB) so memory does not grow with the disk.
-            if (known.size >= KNOWN_LIMIT) known = new DigestSet(1024);
-            known.add(id);
-            pending.delete(hex);
+            index.setId(slot, sealed.id);
+            await store(sealed.id, sealed.parts, length);
           }
+          back = sealed.lane;
         }
-      }
-      options.onProgress?.({ disk: input.key, bytesDone: stats.bytesRead, bytesTotal });
-      return sealed.lane;
-    },
-  );
+        done += length;
+        options.onProgress?.({ disk: input.key, bytesDone: done, bytesTotal });
+        return back;
+      },
+    );
+  } catch (err) {
+    // Writes already started settle before the failure is reported (theirs would only repeat it).
+    await behind.drain().catch(() => {});
+    throw err;
+  }
+  // Every write is durable-pending before the index can name it.
+  await behind.drain();
 
   const zeroChunks = countZero(index);
   return {
@@ -251,9 +296,126 @@ async function writeDisk(
   };
 }
 
+interface DeltaPlan {
+  readonly base: Buffer;
+  /** Sub-blocks changed since the parent: read from the source. */
+  readonly changed: readonly number[];
+  /** Sub-blocks the new delta holds: the changed ones and those of the parent's delta. */
+  readonly held: readonly number[];
+  readonly carried: ParsedDelta | undefined;
+}
+
+/**
+ * Whether a touched slot of an incremental becomes a delta (delta.ts), over which base and with
+ * which sub-blocks; undefined when it is stored whole. A slot that held a delta keeps its base and
+ * carries the old delta's sub-blocks, so a slot never needs more than base + delta.
+ */
+async function planDelta(
+  repo: Repository,
+  parent: DiskIndex,
+  slot: number,
+  changed: readonly number[],
+  signal: AbortSignal | undefined,
+): Promise<DeltaPlan | undefined> {
+  const length = parent.slotLength(slot);
+  if (changed.length === 0 || !storeAsDelta(length, changed.length)) return undefined;
+  const parentBase = parent.baseOf(slot);
+  let carried: ParsedDelta | undefined;
+  let held = changed;
+  if (parentBase !== undefined) {
+    const id = Buffer.from(parent.id(slot));
+    try {
+      carried = parseDelta(await repo.getChunkUnpooled(id, signal));
+    } catch (err) {
+      if ((err as Error).name !== "DeltaFormatError") throw err;
+      throw repoError(
+        "CHUNK_CORRUPT",
+        `Delta ${id.toString("hex")} is malformed: ${(err as Error).message}`,
+        {
+          cause: err,
+          details: { chunk: id.toString("hex") },
+        },
+      );
+    }
+    if (!carried.base.equals(parentBase) || carried.slotLength !== length)
+      throw repoError(
+        "CHUNK_CORRUPT",
+        `Delta ${id.toString("hex")} does not match slot ${slot} of the parent's index`,
+        {
+          details: { chunk: id.toString("hex") },
+        },
+      );
+    held = unionSorted(
+      changed,
+      carried.blocks.map((b) => b.index),
+    );
+    if (!storeAsDelta(length, held.length)) return undefined;
+  }
+  // A copy: the parent's ids are the new index's (adopted), and this slot's entry is about to change.
+  const base = Buffer.from(parentBase ?? (parent.isZero(slot) ? ZERO_ID : parent.id(slot)));
+  return { base, changed, held, carried };
+}
+
+/** Reads a slot's changed sub-blocks into a delta laid out in `lane`, seals and stores it. */
+async function writeDelta(
+  repo: Repository,
+  input: DiskInput,
+  index: DiskIndex,
+  slot: number,
+  lane: Buffer,
+  plan: DeltaPlan,
+  stats: SlotStats,
+  store: (id: Buffer, parts: readonly Buffer[], length: number) => Promise<void>,
+  signal: AbortSignal | undefined,
+): Promise<Buffer> {
+  const layout = writeDeltaHeader(lane, index.slotLength(slot), plan.base, plan.held);
+  const changed = new Set(plan.changed);
+  const carried = new Map(plan.carried?.blocks.map((b) => [b.index, b.data]));
+  const slotStart = slot * index.chunkSize;
+  // Runs of changed sub-blocks lie back to back in the lane and on the disk: one read each.
+  for (let i = 0; i < layout.blocks.length;) {
+    const first = layout.blocks[i]!;
+    if (!changed.has(first.index)) {
+      lane.set(carried.get(first.index)!, first.at);
+      i++;
+      continue;
+    }
+    let bytes = first.length;
+    let j = i + 1;
+    for (; j < layout.blocks.length; j++) {
+      const b = layout.blocks[j]!;
+      if (!changed.has(b.index) || b.index !== layout.blocks[j - 1]!.index + 1) break;
+      bytes += b.length;
+    }
+    await readFully(
+      input,
+      lane.subarray(first.at, first.at + bytes),
+      slotStart + first.index * SUB_BLOCK,
+      signal,
+    );
+    stats.bytesRead += bytes;
+    i = j;
+  }
+  stats.chunksRead++;
+  const header = layout.blocks[0]?.at ?? layout.length;
+  if (plan.base.equals(ZERO_ID) && isAllZero(lane.subarray(header, layout.length))) {
+    // Zeros laid over zeros: the slot is (still) empty.
+    index.setId(slot, ZERO_ID);
+    return lane;
+  }
+  const sealed = await repo.sealChunk(lane, layout.length);
+  if (sealed.id === null)
+    index.setId(slot, ZERO_ID); // never: a delta starts with its magic
+  else index.setDelta(slot, sealed.id, plan.base);
+  if (sealed.id) await store(sealed.id, sealed.parts, layout.length);
+  return sealed.lane;
+}
+
 /**
  * A chunk already in the store is touched rather than rewritten: garbage collection spares objects
  * touched after its cutoff, so a chunk this point relies on cannot be swept before the manifest lands.
+ * A chunk `likelyNew` is written first and touched only when the write finds one there (one
+ * system call less for each new delta).
  */
 async function storeChunk(
   repo: Repository,
@@ -261,10 +423,13 @@ async function storeChunk(
   parts: readonly Buffer[],
   length: number,
   stats: SlotStats,
+  likelyNew: boolean,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  if (await repo.storage.touch(keys.chunk(id.toString("hex")))) return;
+  const key = keys.chunk(id.toString("hex"));
+  if (!likelyNew && (await repo.storage.touch(key))) return;
   const stored = await repo.putSealedChunk(id, parts, signal);
+  if (stored === 0 && likelyNew) await repo.storage.touch(key);
   if (stored > 0) {
     stats.bytesNew += length;
     stats.bytesStored += stored;
@@ -305,6 +470,9 @@ async function readFully(
 }
 
 const KNOWN_LIMIT = 128 * 1024;
+/** Small objects (deltas) written in the background at once: their fsyncs overlap. */
+const WRITE_BEHIND_COUNT = 64;
+const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
 
 function countZero(index: DiskIndex): number {
   let n = 0;

@@ -103,7 +103,7 @@ describe("CLI startup imports", () => {
     });
   });
 
-  it("backup image, points list and restore load neither the lab, the adapters, the controller nor pino", async () => {
+  it("backup image, points list and restore load neither the lab, the adapters, the controller nor pino (nor zod, for a backup or restore)", async () => {
     await withTempDir(async (dir) => {
       const repo = join(dir, "repo");
       const image = join(dir, "disk.raw");
@@ -112,6 +112,15 @@ describe("CLI startup imports", () => {
 
       const backup = await loadedBy(dir, ["backup", "image", image, "--repo", repo, "--machine", "m1"]);
       assertNoHeavy(backup, "backup image");
+      // An incremental reads the config, the locks, the parent's manifest and the extents file:
+      // records the repository wrote pass their plain checks, and zod is never loaded.
+      const changed = join(dir, "changed.json");
+      await writeFile(changed, JSON.stringify([{ start: 4096, length: 4096 }]));
+      const incremental = await loadedBy(dir, [
+        ...["backup", "image", image, "--repo", repo, "--machine", "m1", "--changed", changed],
+      ]);
+      assert.ok(!incremental.has("pkg:zod"), "backup image --changed loads zod");
+      assertNoHeavy(incremental, "backup image --changed");
       assert.deepEqual(otherCommands(backup, ["backup-image", "repo-context"]), []);
       // A raw image needs none of the VHDX, VHD or VMDK readers.
       const readers = [...backup].filter((n) => /^dist\/src\/disk\/(vhdx\/|vhd\/open|vmdk\/open)/.test(n));
@@ -122,11 +131,38 @@ describe("CLI startup imports", () => {
       assert.deepEqual(otherCommands(list, ["points", "repo-context"]), []);
 
       const { stdout } = await exec(process.execPath, [CLI, "points", "list", "--repo", repo, "--json"]);
-      const point = (JSON.parse(stdout) as { point: string }).point;
+      // One line per point; the newest (the incremental) is restored.
+      const point = (JSON.parse(stdout.trim().split("\n").at(-1)!) as { point: string }).point;
       const restore = await loadedBy(dir, ["restore", point, "--repo", repo, "--out", join(dir, "out.raw")]);
       assertNoHeavy(restore, "restore");
       assert.deepEqual(otherCommands(restore, ["restore", "repo-context"]), []);
       assert.ok(!restore.has("dist/src/disk/open-image.js"), "restore does not load the image readers");
+      assert.ok(!restore.has("pkg:zod"), "restore loads zod");
+    });
+  });
+
+  it("a one-chunk incremental starts no worker thread (nor loads node:worker_threads or node-zstd's libc probe)", async () => {
+    await withTempDir(async (dir) => {
+      const repo = join(dir, "repo");
+      const image = join(dir, "disk.raw");
+      await writeFile(image, Buffer.alloc(4 * 1024 * 1024, 7));
+      await exec(process.execPath, [CLI, "repo", "init", repo]);
+      await exec(process.execPath, [CLI, "backup", "image", image, "--repo", repo, "--machine", "m1"]);
+      const changed = join(dir, "changed.json");
+      await writeFile(changed, JSON.stringify([{ start: 65536, length: 65536 }]));
+      // Node's own list of the built-in modules it loaded, written at exit.
+      const list = join(dir, "builtins.txt");
+      const recorder =
+        `import { writeFileSync } from "node:fs";` +
+        `process.report.getReport = () => { throw new Error("diagnostic report asked for"); };` +
+        `process.on("exit", () => writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join("\\n")));`;
+      await exec(process.execPath, [
+        ...["--import", `data:text/javascript,${encodeURIComponent(recorder)}`, CLI],
+        ...["backup", "image", image, "--repo", repo, "--machine", "m1", "--changed", changed],
+      ]);
+      const builtins = (await readFile(list, "utf8")).split("\n");
+      assert.ok(builtins.includes("NativeModule fs"), "the list was written");
+      assert.ok(!builtins.includes("NativeModule worker_threads"), "node:worker_threads was loaded");
     });
   });
 

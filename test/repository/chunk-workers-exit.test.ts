@@ -36,11 +36,21 @@ describe("chunk workers and process exit", () => {
   it("idle workers do not keep the process alive, also those never given a chunk", async () => {
     const out = await exitsByItself(
       `const { ChunkWorkers } = await import(${JSON.stringify(WORKERS)});\n` +
-        `const workers = new ChunkWorkers(3);\n` +
+        `const workers = new ChunkWorkers(3, { inlineBytes: 0 });\n` +
         `const sealed = await workers.seal(workers.scheme(null, 1), Buffer.alloc(64 * 1024, 1));\n` +
         `console.log(sealed.id.toString("hex").length);\n`,
     );
     assert.equal(out.trim(), "64");
+  });
+
+  it("workers started but never given a chunk do not keep it alive either", async () => {
+    const out = await exitsByItself(
+      `const { ChunkWorkers } = await import(${JSON.stringify(WORKERS)});\n` +
+        `const workers = new ChunkWorkers(2);\n` +
+        `await workers.ready();\n` +
+        `console.log(workers.started);\n`,
+    );
+    assert.equal(out.trim(), "true");
   });
 });
 
@@ -48,7 +58,8 @@ describe("chunk workers started from `node --input-type=module -e`", () => {
   it("work: the flag meant for the main script is not passed on to them", async () => {
     const url = new URL("../../src/repository/chunk-workers.js", import.meta.url).href;
     const script = `const { chunkWorkers } = await import(${JSON.stringify(url)});
-      const w = chunkWorkers(); const s = await w.seal(w.scheme(null, 1), Buffer.alloc(8192, 7));
+      const w = chunkWorkers(); await w.ready();
+      const s = await w.seal(w.scheme(null, 1), Buffer.alloc(8192, 7));
       console.log(s.id.toString("hex"));`;
     const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
       timeout: 60_000,

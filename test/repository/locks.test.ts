@@ -44,6 +44,17 @@ describe("acquireLock()", () => {
     });
   }
 
+  it("never takes over a lock file of the same name: the first holder's lock stays", async () => {
+    const s = new MemoryStorage();
+    await acquireLock(s, "backup", { command: "first", owner: "p1-same", env: env({ pid: 1 }) });
+    await assert.rejects(
+      acquireLock(s, "prune", { command: "second", owner: "p1-same", env: env({ pid: 2 }) }),
+      (err) => isSnapvisorError(err, "LOCKED"),
+    );
+    const [only] = await listLocks(s);
+    assert.equal(only?.lock?.command, "first");
+  });
+
   it("removes a conflicting lock of a process that is gone on this host and reports it", async () => {
     const s = new MemoryStorage();
     await acquireLock(s, "prune", { command: "prune", env: env({ pid: 7 }) });

@@ -82,6 +82,67 @@ describe("backups as separate processes", () => {
     });
   });
 
+  it("incrementals stored as deltas, killed (SIGKILL) at many moments, leave every visible point whole", async () => {
+    await withTempDir(async (dir) => {
+      const repoDir = join(dir, "repo");
+      const image = join(dir, "disk.raw");
+      const extents = join(dir, "changed.json");
+      assert.equal((await run(["repo", "init", repoDir, "--chunk-size", "256K"])).code, 0);
+      const data = seededBytes(16 * 1024 * 1024, 21);
+      await writeFile(image, data);
+      assert.equal((await run(["backup", "image", image, "--repo", repoDir, "--machine", "m1"])).code, 0);
+      const versions = new Map<string, Buffer>();
+      const repo0 = await Repository.open(new LocalStorage(repoDir));
+      versions.set((await repo0.listPoints()).at(-1)!.pointId, Buffer.from(data));
+      let killed = 0;
+      let committed = 0;
+      // What the image holds at the newest visible point: a killed round's change is changed again.
+      let pending: { start: number; length: number }[] = [];
+      for (let i = 0; i < 10; i++) {
+        // 40 scattered 64 KiB changes: one sub-block of 40 of the 64 slots, so each becomes a delta.
+        const changed = Array.from({ length: 40 }, (_, k) => ({
+          start: ((k * 3 + i) % 256) * 65536,
+          length: 65536,
+        }))
+          .sort((a, b) => a.start - b.start)
+          .filter((e, k, all) => k === 0 || e.start !== all[k - 1]!.start);
+        for (const e of changed) seededBytes(e.length, 300 + i * 50 + e.start / 65536).copy(data, e.start);
+        pending = mergeExtents([...pending, ...changed]);
+        await writeFile(image, data);
+        await writeFile(extents, JSON.stringify(pending));
+        const result = await run(
+          ["backup", "image", image, "--repo", repoDir, "--machine", "m1", "--changed", extents],
+          // Odd rounds are killed at later and later moments; even rounds run to the end.
+          i % 2 === 1 ? { killAfterMs: 120 + i * 40 } : {},
+        );
+        if (result.signal === "SIGKILL") killed++;
+        else assert.equal(result.code, 0, result.stderr);
+        const repo = await Repository.open(new LocalStorage(repoDir));
+        const points = await repo.listPoints();
+        for (const p of points)
+          if (!versions.has(p.pointId)) {
+            versions.set(p.pointId, Buffer.from(data));
+            pending = [];
+            committed++;
+          }
+        const report = await verifyRepository(repo, undefined);
+        assert.deepEqual([report.brokenPoints, report.chunkProblems], [[], []], `after round ${i}`);
+      }
+      assert.ok(killed >= 2, `at least some rounds were killed mid-way (killed ${killed})`);
+      assert.ok(committed >= 2, `some rounds committed (${committed})`);
+      const repo = await Repository.open(new LocalStorage(repoDir));
+      let deltas = 0;
+      for (const p of await repo.listPoints()) {
+        const manifest = await repo.readManifest(p);
+        deltas += (await repo.readIndex(manifest, "disk0")).deltaCount;
+        const out = join(dir, `${p.pointId}.raw`);
+        await restoreToFile(repo, p, "disk0", out);
+        assert.ok((await readFile(out)).equals(versions.get(p.pointId)!), `point ${p.pointId}`);
+      }
+      assert.ok(deltas > 0, "the incrementals stored deltas");
+    });
+  });
+
   it("two processes backing up into one repository at once both succeed and share chunks", async () => {
     await withTempDir(async (dir) => {
       const repoDir = join(dir, "repo");
@@ -111,3 +172,15 @@ describe("backups as separate processes", () => {
     });
   });
 });
+
+/** Sorted, non-overlapping union of byte extents. */
+function mergeExtents(extents: { start: number; length: number }[]): { start: number; length: number }[] {
+  const out: { start: number; length: number }[] = [];
+  for (const e of [...extents].sort((a, b) => a.start - b.start)) {
+    const last = out.at(-1);
+    if (last && e.start <= last.start + last.length)
+      last.length = Math.max(last.length, e.start + e.length - last.start);
+    else out.push({ ...e });
+  }
+  return out;
+}
