@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { constants as fsc } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -296,8 +295,13 @@ async function* walk(dir: string, prefix: string): AsyncIterable<StoredObject> {
   }
 }
 
-/** syncfs(2) of the file system holding `path` (Node has no binding for it; coreutils does). */
+/**
+ * syncfs(2) of the file system holding `path` (Node has no binding for it; coreutils does).
+ * `node:child_process` is loaded here, not at the top: every command that opens a repository
+ * loads this module, and few of them sync this way (4-11 ms of start-up, docs/cli-startup.md).
+ */
 async function syncFileSystem(path: string): Promise<void> {
+  const { execFile } = await import("node:child_process");
   await new Promise<void>((resolve, reject) => {
     execFile("sync", ["-f", path], (err) =>
       err ? reject(new Error(`sync -f failed: ${err.message}`, { cause: err })) : resolve(),

@@ -1,6 +1,7 @@
 import { constants as fsConstants } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { Writable } from "node:stream";
+import { isSnapvisorError } from "../domain/errors.js";
 import { CHUNK_BLOB_OVERHEAD } from "./blob.js";
 import { DirectIo } from "./direct-io.js";
 import { repoError } from "./errors.js";
@@ -59,8 +60,13 @@ export async function missingChunks(
 
 /** The index of a disk of a point, refused (POINT_ORPHANED) when chunks are missing. */
 export async function loadChecked(repo: Repository, ref: PointRef, diskKey: string, signal?: AbortSignal) {
-  const manifest = await repo.readManifest(ref);
-  const index = await repo.readIndex(manifest, diskKey);
+  const index = await repo.readIndex(await repo.readManifest(ref), diskKey);
+  await checkComplete(repo, ref, index, signal);
+  return index;
+}
+
+/** Refuses (POINT_ORPHANED) a point whose index names chunks the store lacks. */
+async function checkComplete(repo: Repository, ref: PointRef, index: DiskIndex, signal?: AbortSignal) {
   const missing = await missingChunks(repo, index, signal);
   if (missing.length > 0) {
     throw repoError(
@@ -70,13 +76,16 @@ export async function loadChecked(repo: Repository, ref: PointRef, diskKey: stri
       { details: { ...ref, missing: missing.length, sample: missing.slice(0, 10) } },
     );
   }
-  return index;
 }
 
 /**
  * Restores a disk to a file: truncated to the capacity first, so all-zero slots stay holes, then
  * chunks are fetched, checked against their ids and written at their offsets in parallel, with
  * direct I/O where the file system takes it (direct-io.ts), then fsynced.
+ *
+ * The orphan check (a look-up of every distinct chunk, see `missingChunks`) runs beside the first
+ * chunks' reads instead of before them; the output is opened (created, truncated) only once it has
+ * passed, so a point that cannot be restored leaves an existing file as it was.
  */
 export async function restoreToFile(
   repo: Repository,
@@ -86,47 +95,87 @@ export async function restoreToFile(
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
   repo.warmChunkWorkers();
-  const index = await loadChecked(repo, ref, diskKey, options.signal);
-  const fh = await fs.open(path, "w");
-  const direct = new DirectIo(options.directIo ?? true);
-  let dfh: fs.FileHandle | undefined;
+  const index = await repo.readIndex(await repo.readManifest(ref), diskKey);
+  const checked = checkComplete(repo, ref, index, options.signal);
+  const output = checked.then(() => openOutput(path, index.capacity, options.directIo ?? true));
+  // Either may settle while no lane is waiting on it (a lane failed first).
+  checked.catch(() => {});
+  output.catch(() => {});
+  let done = 0;
+  let restored = 0;
+  let dataCount = 0;
+  let total = 0;
+  for (const s of dataSlots(index)) {
+    dataCount++;
+    total += index.slotLength(s);
+  }
   try {
-    dfh = await direct.open(path, fsConstants.O_WRONLY);
-    await fh.truncate(index.capacity);
-    let done = 0;
-    let restored = 0;
-    let dataCount = 0;
-    let total = 0;
-    for (const s of dataSlots(index)) {
-      dataCount++;
-      total += index.slotLength(s);
-    }
     const lanes = options.concurrency ?? repo.inFlight("read");
     // Buffered writes to one file take its inode lock: in parallel they spin on it (15% of a
     // restore's CPU here), so lanes fetch and open chunks in parallel and take turns to write.
     // Direct writes wait for the device instead: a few at once keep it busy.
-    const writes = new Limiter(dfh ? 4 : 1);
+    let writes: Limiter | undefined;
     const buffers = laneBuffers(Math.min(lanes, dataCount), index.chunkSize + CHUNK_BLOB_OVERHEAD);
     await runLanes(dataSlots(index), buffers, async (slot, lane) => {
       options.signal?.throwIfAborted();
-      const { plain, lane: back } = await repo.readSlotIn(index, slot, lane, options.signal);
+      const { plain, lane: back } = await repo
+        .readSlotIn(index, slot, lane, options.signal)
+        .catch(async (err: unknown) => {
+          // A chunk found missing before the check ended: the check's fuller answer wins.
+          if (isSnapvisorError(err, "CHUNK_MISSING")) await checked;
+          throw err;
+        });
       checkLength(plain, index, slot, ref);
       const at = slot * index.chunkSize;
+      const out = await output;
+      writes ??= new Limiter(out.direct ? 4 : 1);
       await writes.run(async () => {
-        const pages = dfh ? await direct.writePages(dfh, plain, at) : 0;
-        await writeFully(fh, plain.subarray(pages), at + pages);
+        const pages = out.direct ? await out.io.writePages(out.direct, plain, at) : 0;
+        await writeFully(out.fh, plain.subarray(pages), at + pages);
       });
       done += plain.length;
       restored++;
       options.onProgress?.({ bytesDone: done, bytesTotal: total });
       return back;
     });
-    await fh.sync();
+    await (await output).fh.sync();
     return { capacity: index.capacity, chunksRestored: restored, zeroChunks: index.count - dataCount };
   } finally {
-    await dfh?.close();
-    await fh.close();
+    await checked.catch(() => {});
+    await (await output.catch(() => undefined))?.close();
   }
+}
+
+interface Output {
+  readonly fh: fs.FileHandle;
+  /** The same file opened with O_DIRECT, when the file system takes it. */
+  readonly direct: fs.FileHandle | undefined;
+  readonly io: DirectIo;
+  close(): Promise<void>;
+}
+
+/** Creates (or truncates) the image file at its capacity, and opens it for direct writes too. */
+async function openOutput(path: string, capacity: number, directIo: boolean): Promise<Output> {
+  const fh = await fs.open(path, "w");
+  const io = new DirectIo(directIo);
+  let direct: fs.FileHandle | undefined;
+  try {
+    direct = await io.open(path, fsConstants.O_WRONLY);
+    await fh.truncate(capacity);
+  } catch (err) {
+    await direct?.close().catch(() => {});
+    await fh.close().catch(() => {});
+    throw err;
+  }
+  return {
+    fh,
+    direct,
+    io,
+    async close() {
+      await direct?.close();
+      await fh.close();
+    },
+  };
 }
 
 /**
