@@ -94,8 +94,10 @@ export async function restoreToFile(
   path: string,
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
-  repo.warmChunkWorkers();
-  const index = await repo.readIndex(await repo.readManifest(ref), diskKey);
+  const manifest = await repo.readManifest(ref);
+  // A large disk starts the workers while its index is read and checked (a small one needs none).
+  repo.warmChunkWorkers(manifest.disks.find((d) => d.key === diskKey)?.capacity);
+  const index = await repo.readIndex(manifest, diskKey);
   const checked = checkComplete(repo, ref, index, options.signal);
   const output = checked.then(() => openOutput(path, index.capacity, options.directIo ?? true));
   // Either may settle while no lane is waiting on it (a lane failed first).
