@@ -16,7 +16,7 @@ import { DiskIndex } from "./index-format.js";
 import { createEncryption, openEncryption, type RepoKeys } from "./keys.js";
 import { manifestSchema, type Manifest } from "./manifest.js";
 import { LanePool } from "./slab.js";
-import { readSlotIn } from "./slot-read.js";
+import { readSlotIn, type SlotRead } from "./slot-read.js";
 import type { Storage } from "./storage.js";
 
 export const CONFIG_KEY = "config.json";
@@ -251,12 +251,7 @@ export class Repository {
    * A non-zero slot's plaintext through a lane, as `readChunkIn`: a whole chunk, or a delta laid
    * over its base (slot-read.ts). Throws CHUNK_MISSING or CHUNK_CORRUPT.
    */
-  readSlotIn(
-    index: DiskIndex,
-    slot: number,
-    lane: Buffer,
-    signal?: AbortSignal,
-  ): Promise<{ plain: Buffer; lane: Buffer }> {
+  readSlotIn(index: DiskIndex, slot: number, lane: Buffer, signal?: AbortSignal): Promise<SlotRead> {
     return readSlotIn(this, index, slot, lane, signal);
   }
 

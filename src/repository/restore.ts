@@ -120,20 +120,26 @@ export async function restoreToFile(
     const buffers = laneBuffers(Math.min(lanes, dataCount), index.chunkSize + CHUNK_BLOB_OVERHEAD);
     await runLanes(dataSlots(index), buffers, async (slot, lane) => {
       options.signal?.throwIfAborted();
-      const { plain, lane: back } = await repo
-        .readSlotIn(index, slot, lane, options.signal)
-        .catch(async (err: unknown) => {
-          // A chunk found missing before the check ended: the check's fuller answer wins.
-          if (isSnapvisorError(err, "CHUNK_MISSING")) await checked;
-          throw err;
-        });
+      const {
+        plain,
+        lane: back,
+        data,
+      } = await repo.readSlotIn(index, slot, lane, options.signal).catch(async (err: unknown) => {
+        // A chunk found missing before the check ended: the check's fuller answer wins.
+        if (isSnapvisorError(err, "CHUNK_MISSING")) await checked;
+        throw err;
+      });
       checkLength(plain, index, slot, ref);
       const at = slot * index.chunkSize;
       const out = await output;
       writes ??= new Limiter(out.direct ? 4 : 1);
+      // The file is new and sized already: what a slot is known not to hold stays a hole.
       await writes.run(async () => {
-        const pages = out.direct ? await out.io.writePages(out.direct, plain, at) : 0;
-        await writeFully(out.fh, plain.subarray(pages), at + pages);
+        for (const range of data ?? [{ start: 0, length: plain.length }]) {
+          const part = plain.subarray(range.start, range.start + range.length);
+          const pages = out.direct ? await out.io.writePages(out.direct, part, at + range.start) : 0;
+          await writeFully(out.fh, part.subarray(pages), at + range.start + pages);
+        }
       });
       done += plain.length;
       restored++;

@@ -1,4 +1,5 @@
-import { applyDelta, deltaInPack, DeltaFormatError, parseDelta } from "./delta.js";
+import { applyDelta, deltaInPack, DeltaFormatError, parseDelta, SUB_BLOCK } from "./delta.js";
+import type { ParsedDelta } from "./delta.js";
 import { repoError } from "./errors.js";
 import { ZERO_ID, type DiskIndex } from "./index-format.js";
 import type { Repository } from "./repository.js";
@@ -13,16 +14,17 @@ export async function readSlotIn(
   slot: number,
   lane: Buffer,
   signal?: AbortSignal,
-): Promise<{ plain: Buffer; lane: Buffer }> {
+): Promise<SlotRead> {
   const id = index.id(slot);
   const length = index.slotLength(slot);
   const base = index.baseOf(slot);
-  let read: { plain: Buffer; lane: Buffer };
+  let read: SlotRead;
   if (base === undefined) read = await repo.readChunkIn(id, lane, signal);
   else {
     const delta = parseChecked(await repo.getPack(id, signal), slot, id, base, length);
-    if (base.equals(ZERO_ID)) read = { plain: lane.fill(0, 0, length).subarray(0, length), lane };
-    else read = await repo.readChunkIn(base, lane, signal);
+    if (base.equals(ZERO_ID)) {
+      read = { plain: lane.fill(0, 0, length).subarray(0, length), lane, data: dataRanges(delta) };
+    } else read = await repo.readChunkIn(base, lane, signal);
     if (read.plain.length === length) applyDelta(read.plain, delta);
   }
   if (read.plain.length !== length) {
@@ -34,6 +36,28 @@ export async function readSlotIn(
     );
   }
   return read;
+}
+
+export interface SlotRead {
+  readonly plain: Buffer;
+  readonly lane: Buffer;
+  /**
+   * Where the slot may hold non-zero bytes, when that is known to be less than all of it (a delta
+   * over zeros): a restore into a fresh file writes these and leaves the rest a hole.
+   */
+  readonly data?: readonly { readonly start: number; readonly length: number }[];
+}
+
+/** A delta's sub-blocks as byte ranges of its slot, neighbours merged. */
+function dataRanges(delta: ParsedDelta): { start: number; length: number }[] {
+  const out: { start: number; length: number }[] = [];
+  for (const b of delta.blocks) {
+    const start = b.index * SUB_BLOCK;
+    const last = out.at(-1);
+    if (last && last.start + last.length === start) last.length += b.data.length;
+    else out.push({ start, length: b.data.length });
+  }
+  return out;
 }
 
 /** The slot's delta from its pack, checked against what the index says of it. */

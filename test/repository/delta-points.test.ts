@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { SUB_BLOCK } from "../../src/repository/delta.js";
@@ -97,6 +97,14 @@ describe("incrementals stored as deltas", () => {
     assert.ok((await restored(repo, base.ref)).equals(v1));
     assert.ok((await restored(repo, inc.ref)).equals(v2));
     assert.ok((await streamed(repo, inc.ref)).equals(v2));
+    await withTempDir(async (dir) => {
+      // Slot 5 (a delta over zeros) is written as its one sub-block: the rest stays a hole.
+      const out = join(dir, "sparse.raw");
+      await restoreToFile(repo, inc.ref, "d", out);
+      const allocated = (await stat(out)).blocks * 512;
+      assert.ok(allocated < 7 * CS + 8192 + CS, `${allocated} bytes allocated`);
+      assert.ok(allocated >= 7 * CS + SUB_BLOCK, `${allocated} bytes allocated`);
+    });
     assert.deepEqual((await verifyRepository(repo, undefined)).chunkProblems, []);
   });
 
