@@ -19,7 +19,6 @@ const RSS_PROBE = resolve("dist/bench/rss-probe.js");
 
 interface Step {
   seconds: number;
-  outerSeconds: number;
   peakRssMiB: number;
   cpuSeconds: number;
 }
@@ -29,7 +28,6 @@ function timed(cmd: string, args: string[], env: Record<string, string> = {}): P
   // Dirty pages (and discards of deleted files) left by the previous step are not this step's cost.
   spawnSync("sync");
   return new Promise((done, fail) => {
-    const started = process.hrtime.bigint();
     const child = spawn(process.execPath, [RSS_PROBE, cmd, ...args], {
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...process.env, ...env },
@@ -37,7 +35,6 @@ function timed(cmd: string, args: string[], env: Record<string, string> = {}): P
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     child.on("exit", (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const m = /PEAK_RSS_KB=(\d+)/.exec(stderr);
       const cpu = /CPU_MS=(\d+)/.exec(stderr);
       const wall = /WALL_MS=([\d.]+)/.exec(stderr);
@@ -45,9 +42,8 @@ function timed(cmd: string, args: string[], env: Record<string, string> = {}): P
         fail(new Error(`${cmd} ${args.join(" ")} failed (${code}): ${stderr.slice(-2000)}`));
       else
         done({
-          // The command's own time, without the probe's start (the outer time is kept as a check).
+          // The command's own time, without the probe's start.
           seconds: Number(wall[1]) / 1000,
-          outerSeconds: seconds,
           peakRssMiB: Number(m[1]) / 1024,
           cpuSeconds: Number(cpu[1]) / 1000,
         });

@@ -219,20 +219,6 @@ export class Repository {
   }
 
   /**
-   * A chunk's plaintext in a buffer of its own, without taking a lane: for small objects (deltas)
-   * read while a lane is held, where waiting for another lane of the pool could wait forever.
-   */
-  async getChunkUnpooled(id: Buffer, signal?: AbortSignal): Promise<Buffer> {
-    const hex = id.toString("hex");
-    const blob = await this.storage.get(keys.chunk(hex), signal);
-    if (!blob)
-      throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
-        details: { chunk: hex },
-      });
-    return this.openChunk(hex, blob);
-  }
-
-  /**
    * A delta pack's plaintext (delta.ts), shared by the slots it serves: the last few are kept, so
    * a restore reads each pack once, and concurrent readers of one pack wait for one read.
    */
@@ -240,7 +226,15 @@ export class Repository {
     const hex = id.toString("hex");
     const cached = this.#packs.get(hex);
     if (cached) return cached;
-    const pending = this.getChunkUnpooled(id, signal);
+    // Read without a lane: a lane is held while the pack is read, and waiting for another lane of
+    // the pool could wait forever.
+    const pending = this.storage.get(keys.chunk(hex), signal).then((blob) => {
+      if (!blob)
+        throw repoError("CHUNK_MISSING", `Chunk ${hex} is missing from the repository`, {
+          details: { chunk: hex },
+        });
+      return this.openChunk(hex, blob);
+    });
     this.#packs.set(hex, pending);
     pending.catch(() => this.#packs.delete(hex));
     if (this.#packs.size > PACKS_KEPT) this.#packs.delete(this.#packs.keys().next().value!);

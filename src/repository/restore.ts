@@ -8,7 +8,7 @@ import { repoError } from "./errors.js";
 import { Limiter } from "./limiter.js";
 import { runLanes } from "./pool.js";
 import { laneBuffers } from "./slab.js";
-import type { DiskIndex } from "./index-format.js";
+import { ZERO_ID, type DiskIndex } from "./index-format.js";
 import { keys, type PointRef, type Repository } from "./repository.js";
 
 export interface RestoreOptions {
@@ -27,8 +27,9 @@ export interface RestoreResult {
 }
 
 /**
- * The chunks of `index` that the store lacks; a point with any is orphaned and not restorable.
- * Slots are visited in order without collecting the index's ids (a TiB disk has a million).
+ * The chunks of `index` that the store lacks (slots' chunks and delta packs, and the bases deltas
+ * lie over); a point with any is orphaned and not restorable. Ids are visited in order without
+ * collecting them (a TiB disk has a million).
  */
 export async function missingChunks(
   repo: Repository,
@@ -36,26 +37,27 @@ export async function missingChunks(
   signal?: AbortSignal,
 ): Promise<string[]> {
   const missing = new Set<string>();
-  let next = 0;
+  const ids = namedIds(index);
   const worker = async (): Promise<void> => {
-    while (next < index.count) {
+    // The workers share one iterator: each id is looked up by one of them.
+    for (let next = ids.next(); !next.done; next = ids.next()) {
       signal?.throwIfAborted();
-      const slot = next++;
-      // A run of equal chunks is looked up once.
-      if (index.isZero(slot) || (slot > 0 && index.id(slot).equals(index.id(slot - 1)))) continue;
-      const hex = index.id(slot).toString("hex");
-      if (!(await repo.storage.stat(keys.chunk(hex)))) missing.add(hex);
+      const hex = next.value.toString("hex");
+      if (!missing.has(hex) && !(await repo.storage.stat(keys.chunk(hex)))) missing.add(hex);
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));
-  // The bases that deltas lie over (index-format.ts); none in an index without deltas.
-  const bases = index.idBuffers()[1];
-  for (let off = 0; bases && off < bases.length; off += 32) {
-    const hex = bases.subarray(off, off + 32).toString("hex");
-    if (!/^0+$/.test(hex) && !missing.has(hex) && !(await repo.storage.stat(keys.chunk(hex))))
-      missing.add(hex);
-  }
   return [...missing].sort();
+}
+
+/** The ids an index names, in order: empty slots and zero bases skipped, a run of equal ids once. */
+function* namedIds(index: DiskIndex): Generator<Buffer> {
+  for (const ids of index.idBuffers())
+    for (let off = 0; off < ids.length; off += 32) {
+      const id = ids.subarray(off, off + 32);
+      if (id.equals(ZERO_ID) || (off > 0 && id.equals(ids.subarray(off - 32, off)))) continue;
+      yield id;
+    }
 }
 
 /** The index of a disk of a point, refused (POINT_ORPHANED) when chunks are missing. */

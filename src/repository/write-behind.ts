@@ -1,9 +1,8 @@
 /**
- * Writes that go on after their caller moved on: small objects (deltas) are copied out of their
- * lane and stored in the background, so each lane is free again at once, and the many small
- * durable writes of an incremental (each waits for its fsync) overlap instead of queuing behind a
- * handful of chunk-sized lanes. Bounded in count and bytes; `drain()` waits for all of them and
- * throws the first failure.
+ * Writes that go on after their caller moved on: a delta pack (delta-packer.ts) in memory of its own
+ * is stored in the background while the lanes go on reading and sealing the next slots, instead of
+ * every lane waiting for the pack's fsync. Bounded in count and bytes; `drain()` waits for all of
+ * them and throws the first failure.
  */
 export class WriteBehind {
   readonly #maxWrites: number;

@@ -258,11 +258,12 @@ async function writeDisk(
         options.signal?.throwIfAborted();
         const length = index.slotLength(slot);
         const delta =
-          subBlocks && parentIndex
+          subBlocks && packer && parentIndex
             ? await planDelta(repo, parentIndex, slot, subBlocks.get(slot) ?? [], options.signal)
             : undefined;
         let back: Buffer;
-        if (delta) back = await writeDelta(input, index, slot, lane, delta, stats, packer!, options.signal);
+        if (delta && packer)
+          back = await writeDelta(input, index, slot, lane, delta, stats, packer, options.signal);
         else {
           await readFully(input, lane.subarray(0, length), slot * cs, options.signal);
           stats.bytesRead += length;
@@ -454,7 +455,7 @@ async function readFully(
 }
 
 const KNOWN_LIMIT = 128 * 1024;
-/** Small objects (deltas) written in the background at once: their fsyncs overlap. */
+/** Delta packs written in the background at once (write-behind.ts); bytes bound it first. */
 const WRITE_BEHIND_COUNT = 64;
 const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
 
